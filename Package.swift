@@ -1,0 +1,49 @@
+// swift-tools-version: 6.2
+// The package layout is the architecture: see README.md, "Architecture".
+import PackageDescription
+
+/// Hot numeric code is built for the machines we run on (AVX2 + FMA) in release builds.
+/// Without a target CPU, SIMD fused multiply-adds become libc calls per lane.
+let fastMath: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "llava-plus",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "llava-plus", targets: ["llava-plus"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries from Debian, wrapped as Swift modules.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CSTBImage", pkgConfig: "stb", providers: [.apt(["libstb-dev"])]),
+
+        // Numerics and file formats.
+        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: fastMath),
+        .target(name: "ModelFormats", dependencies: ["Tensors"], swiftSettings: fastMath),
+        .target(name: "Imaging", dependencies: ["CSTBImage", "Tensors"], swiftSettings: fastMath),
+        .target(name: "Tokenizers", dependencies: ["ModelFormats"], swiftSettings: fastMath),
+
+        // Installed assets: where they live and whether they are intact.
+        .target(name: "ModelStore", dependencies: ["ModelFormats"]),
+
+        // The command-line tool.
+        .executableTarget(
+            name: "llava-plus",
+            dependencies: [
+                "ModelStore", "Imaging", "ModelFormats",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "ModelStore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelStore"], resources: [.copy("Fixtures")]),
+    ]
+)

@@ -1,0 +1,3 @@
+// Debian's libstb.so already contains the implementations; only the declarations are needed.
+#include <stb_image.h>
+#include <stb_image_write.h>

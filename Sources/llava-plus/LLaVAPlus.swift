@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct LLaVAPlus: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "llava-plus",
+        abstract: "A LLaVA-Plus style multimodal agent.",
+        subcommands: []
+    )
+}
