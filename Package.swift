@@ -21,6 +21,7 @@ let package = Package(
         // C libraries from Debian, wrapped as Swift modules.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSTBImage", pkgConfig: "stb", providers: [.apt(["libstb-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // Numerics and file formats.
         .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: fastMath),
@@ -29,7 +30,7 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["ModelFormats"], swiftSettings: fastMath),
 
         // Installed assets: where they live and whether they are intact.
-        .target(name: "ModelStore", dependencies: ["ModelFormats"]),
+        .target(name: "ModelStore", dependencies: ["COpenSSL"]),
 
         // The command-line tool.
         .executableTarget(
