@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "ModelFormats", dependencies: ["Tensors"], swiftSettings: fastMath),
         .target(name: "Imaging", dependencies: ["CSTBImage", "Tensors"], swiftSettings: fastMath),
         .target(name: "Tokenizers", dependencies: ["ModelFormats"], swiftSettings: fastMath),
+        .target(name: "VisionModels", dependencies: ["Tensors", "ModelFormats", "Imaging"], swiftSettings: fastMath),
 
         // Installed assets: where they live and whether they are intact.
         .target(name: "ModelStore", dependencies: ["COpenSSL"]),
@@ -41,10 +42,11 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "ModelStore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
+        .testTarget(name: "VisionModelsTests", dependencies: ["VisionModels", "ModelStore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelStore"], resources: [.copy("Fixtures")]),
     ]
 )
