@@ -11,6 +11,7 @@ private struct QuantizationFixture: Decodable {
         let data: String
         let values: [Float]
         let dots: [Double]
+        let quantized_activation_dots: [Double]?
     }
     let vector: [Float]
     let cases: [Case]
@@ -61,6 +62,30 @@ private struct QuantizationFixture: Decodable {
                 // 512 float32 products summed in another order: relative error well under 1e-5.
                 let expected = fixture.dots[r]
                 #expect(abs(Double(dot) - expected) <= 1e-5 * max(1, abs(expected)), "\(name) row \(r): \(dot) vs \(expected)")
+            }
+        }
+    }
+}
+
+@Suite struct QuantizedActivationTests {
+    @Test(arguments: ["q4_0", "q4_1", "q8_0"])
+    func integerDotMatchesGgmlSemantics(format name: String) throws {
+        let fixture = QuantizationFixture.named(name)
+        let format = try #require(BlockFormat(rawValue: name))
+        #expect(format.multipliesQuantizedActivations)
+        let expected = try #require(fixture.quantized_activation_dots)
+        let bytes = try #require(Data(base64Encoded: fixture.data))
+        let activations = QuantizedActivations(capacity: fixture.columns)
+        defer { activations.deallocate() }
+        activations.quantize(QuantizationFixture.shared.vector, count: fixture.columns)
+        bytes.withUnsafeBytes { raw in
+            for r in 0..<fixture.rows {
+                let dot = format.dot(row: raw.baseAddress! + r * format.rowBytes(count: fixture.columns),
+                                     activations: activations, count: fixture.columns)
+                // Same integers and f16-rounded scales as the reference; only the float summation order differs.
+                #expect(abs(Double(dot) - expected[r]) <= 1e-5 * max(1, abs(expected[r])), "\(name) row \(r): \(dot) vs \(expected[r])")
+                // And the quantised product stays close to the exact one.
+                #expect(abs(Double(dot) - fixture.dots[r]) <= 0.02 * max(1, abs(fixture.dots[r])))
             }
         }
     }
