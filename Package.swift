@@ -2,10 +2,12 @@
 // The package layout is the architecture: see README.md, "Architecture".
 import PackageDescription
 
-/// Hot numeric code is built for the machines we run on (AVX2 + FMA) in release builds.
-/// Without a target CPU, SIMD fused multiply-adds become libc calls per lane.
+/// Hot numeric code is built for the machines we run on (AVX2 + FMA). Without a target CPU,
+/// fused multiply-adds become libc calls per lane. Debug builds optimise these targets too
+/// (keeping overflow checks): the tests run real models, which unoptimised code runs ~50x slower.
 let fastMath: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"], .when(configuration: .release)),
+    .unsafeFlags(["-O", "-target-cpu", "haswell"], .when(configuration: .debug)),
 ]
 
 let package = Package(
@@ -25,9 +27,11 @@ let package = Package(
 
         // Numerics and file formats.
         .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: fastMath),
-        .target(name: "ModelFormats", dependencies: ["Tensors"], swiftSettings: fastMath),
+        // Parsers of untrusted files keep Swift's overflow and bounds traps (no -Ounchecked).
+        .target(name: "ModelFormats", dependencies: ["Tensors"]),
         .target(name: "Imaging", dependencies: ["CSTBImage", "Tensors"], swiftSettings: fastMath),
-        .target(name: "Tokenizers", dependencies: ["ModelFormats"], swiftSettings: fastMath),
+        .target(name: "Tokenizers", dependencies: ["ModelFormats"]),
+        .target(name: "LanguageModels", dependencies: ["Tensors", "ModelFormats", "Tokenizers", "CBLAS"], swiftSettings: fastMath),
         .target(name: "VisionModels", dependencies: ["Tensors", "ModelFormats", "Imaging"], swiftSettings: fastMath),
 
         // Installed assets: where they live and whether they are intact.
@@ -42,11 +46,19 @@ let package = Package(
             ]
         ),
 
+        // Benchmarks (run with `swift run -c release NAME`; see BENCHMARKS.md).
+        .executableTarget(
+            name: "engine-bench",
+            dependencies: ["LanguageModels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: fastMath
+        ),
+
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "ModelStore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
         .testTarget(name: "VisionModelsTests", dependencies: ["VisionModels", "ModelStore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "ModelStore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelStore"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -73,9 +73,10 @@ public final class ThreadPool: @unchecked Sendable {
             while generation == seen && !stopping { condition.wait() }
             if stopping { condition.unlock(); return }
             seen = generation
-            let body = job!
+            var body = job
             condition.unlock()
-            body(index)
+            body!(index)
+            body = nil  // release before reporting done: the caller checks that nothing kept it
             condition.lock()
             pending -= 1
             if pending == 0 { condition.broadcast() }

@@ -32,36 +32,33 @@ extension BlockFormat {
     private func dotQ4(row: UnsafeRawPointer, vector: UnsafePointer<Float>, blockSums: UnsafePointer<Float>,
                        count: Int, hasMinimum: Bool) -> Float {
         let stride = hasMinimum ? 20 : 18
-        var acc = SIMD16<Float>.zero
-        var offsetSum: Float = 0
+        var total: Float = 0
         for b in 0..<count / 32 {
             let block = row + b * stride
+            let nibbles = (block + (hasMinimum ? 4 : 2)).assumingMemoryBound(to: UInt8.self)
+            let v = vector + b * 32
+            var sum: Float = 0
+            for j in 0..<16 {
+                sum += Float(nibbles[j] & 0x0F) * v[j] + Float(nibbles[j] >> 4) * v[j + 16]
+            }
             let d = block.loadHalf(0)
-            let bytes = block.loadUnaligned(fromByteOffset: hasMinimum ? 4 : 2, as: SIMD16<UInt8>.self)
-            let low = SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: bytes & 0x0F))
-            let high = SIMD16<Float>(SIMD16<Int32>(truncatingIfNeeded: bytes &>> 4))
-            let v = UnsafeRawPointer(vector + b * 32)
-            let products = low * v.loadUnaligned(as: SIMD16<Float>.self)
-                + high * v.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
-            acc += products * d
-            offsetSum += (hasMinimum ? block.loadHalf(2) : -8 * d) * blockSums[b]
+            total += d * sum + (hasMinimum ? block.loadHalf(2) : -8 * d) * blockSums[b]
         }
-        return acc.sum() + offsetSum
+        return total
     }
 
     @inline(__always)
     private func dotQ8_0(row: UnsafeRawPointer, vector: UnsafePointer<Float>, count: Int) -> Float {
-        var acc = SIMD16<Float>.zero
+        var total: Float = 0
         for b in 0..<count / 32 {
             let block = row + b * 34
-            let q = block.loadUnaligned(fromByteOffset: 2, as: SIMD32<Int8>.self)
-            let wide = SIMD32<Float>(SIMD32<Int32>(truncatingIfNeeded: q))
-            let v = UnsafeRawPointer(vector + b * 32)
-            let products = wide.lowHalf * v.loadUnaligned(as: SIMD16<Float>.self)
-                + wide.highHalf * v.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
-            acc += products * block.loadHalf(0)
+            let q = (block + 2).assumingMemoryBound(to: Int8.self)
+            let v = vector + b * 32
+            var sum: Float = 0
+            for j in 0..<32 { sum += Float(q[j]) * v[j] }
+            total += block.loadHalf(0) * sum
         }
-        return acc.sum()
+        return total
     }
 
     /// Formats without a hand-fused kernel: decode one block at a time into a stack buffer.

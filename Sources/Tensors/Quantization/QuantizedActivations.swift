@@ -31,21 +31,41 @@ public struct QuantizedActivations {
     public func quantize(_ vector: UnsafePointer<Float>, count: Int) {
         precondition(count % 32 == 0 && count <= capacity)
         for b in 0..<count / 32 {
-            let v = UnsafeRawPointer(vector + b * 32)
-            let x0 = v.loadUnaligned(as: SIMD16<Float>.self)
-            let x1 = v.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
-            let amax = max(x0.max(), -x0.min(), x1.max(), -x1.min())
-            let d = amax / 127
-            let inverse: Float = d == 0 ? 0 : 1 / d
-            let q0 = SIMD16<Int32>((x0 * inverse).rounded(.toNearestOrEven))
-            let q1 = SIMD16<Int32>((x1 * inverse).rounded(.toNearestOrEven))
-            let out = UnsafeMutableRawPointer(values + b * 32)
-            out.storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: q0), as: SIMD16<Int8>.self)
-            out.storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: q1), toByteOffset: 16, as: SIMD16<Int8>.self)
-            let roundedScale = Float(Float16(d))
-            scales[b] = roundedScale
-            sums[b] = Float(Float16(Float((q0 &+ q1).wrappedSum()) * d))
+            let (d, sum) = Self.quantizeBlock(vector + b * 32, into: values + b * 32)
+            scales[b] = Float(Float16(d))
+            sums[b] = Float(Float16(Float(sum) * d))
         }
+    }
+
+    /// Replaces each value by what llama.cpp's quantised product sees of it, `q * f16(d)`.
+    /// A float GEMM over these values and decoded weights computes what ggml's integer kernels
+    /// compute, which keeps prompt batches (BLAS) numerically in step with token-by-token work.
+    public static func roundTrip(_ vector: UnsafePointer<Float>, count: Int, into output: UnsafeMutablePointer<Float>) {
+        precondition(count % 32 == 0)
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: 32) { q in
+            for b in 0..<count / 32 {
+                let d = Float(Float16(quantizeBlock(vector + b * 32, into: q.baseAddress!).scale))
+                for i in 0..<32 { output[b * 32 + i] = Float(q[i]) * d }
+            }
+        }
+    }
+
+    /// One block of 32: scale `max|x| / 127` (full precision) and the sum of the rounded values.
+    /// Plain loops over pointers: LLVM vectorises these, while Swift's SIMD type conversions
+    /// (e.g. `SIMD16<Int32>(SIMD16<Float>)`) compile to per-lane code.
+    @inline(__always)
+    static func quantizeBlock(_ x: UnsafePointer<Float>, into q: UnsafeMutablePointer<Int8>) -> (scale: Float, sum: Int32) {
+        var amax: Float = 0
+        for i in 0..<32 { amax = max(amax, abs(x[i])) }
+        let d = amax / 127
+        let inverse: Float = d == 0 ? 0 : 1 / d
+        var sum: Int32 = 0
+        for i in 0..<32 {
+            let v = Int32((x[i] * inverse).rounded(.toNearestOrEven))
+            q[i] = Int8(truncatingIfNeeded: v)
+            sum &+= v
+        }
+        return (d, sum)
     }
 }
 
@@ -67,30 +87,28 @@ extension BlockFormat {
         case .q4_1, .q4_0:
             let hasMinimum = self == .q4_1
             let stride = hasMinimum ? 20 : 18
+            let offset: Int32 = hasMinimum ? 0 : 8
             for b in 0..<count / 32 {
                 let block = row + b * stride
-                let bytes = block.loadUnaligned(fromByteOffset: hasMinimum ? 4 : 2, as: SIMD16<UInt8>.self)
-                var low = SIMD16<Int16>(truncatingIfNeeded: bytes & 0x0F)
-                var high = SIMD16<Int16>(truncatingIfNeeded: bytes &>> 4)
-                if !hasMinimum { low &-= 8; high &-= 8 }
-                let a = UnsafeRawPointer(x.values + b * 32).loadUnaligned(as: SIMD32<Int8>.self)
-                let products = low &* SIMD16<Int16>(truncatingIfNeeded: a.lowHalf)
-                    &+ high &* SIMD16<Int16>(truncatingIfNeeded: a.highHalf)
-                let wide = SIMD16<Int32>(truncatingIfNeeded: products)
-                let sum = Float((wide.lowHalf &+ wide.highHalf).wrappedSum())
-                let d = block.loadHalf(0) * x.scales[b]
-                total += d * sum
+                let nibbles = (block + (hasMinimum ? 4 : 2)).assumingMemoryBound(to: UInt8.self)
+                let a = x.values + b * 32
+                var sum: Int32 = 0
+                for j in 0..<16 {
+                    let byte = nibbles[j]
+                    sum &+= (Int32(byte & 0x0F) &- offset) &* Int32(a[j])
+                    sum &+= (Int32(byte >> 4) &- offset) &* Int32(a[j + 16])
+                }
+                total += block.loadHalf(0) * x.scales[b] * Float(sum)
                 if hasMinimum { total += block.loadHalf(2) * x.sums[b] }
             }
         case .q8_0:
             for b in 0..<count / 32 {
                 let block = row + b * 34
-                let w = block.loadUnaligned(fromByteOffset: 2, as: SIMD32<Int8>.self)
-                let a = UnsafeRawPointer(x.values + b * 32).loadUnaligned(as: SIMD32<Int8>.self)
-                let products = SIMD32<Int16>(truncatingIfNeeded: w) &* SIMD32<Int16>(truncatingIfNeeded: a)
-                let wide = SIMD32<Int32>(truncatingIfNeeded: products)
-                let sum = Float((wide.lowHalf &+ wide.highHalf).wrappedSum())
-                total += block.loadHalf(0) * x.scales[b] * sum
+                let w = (block + 2).assumingMemoryBound(to: Int8.self)
+                let a = x.values + b * 32
+                var sum: Int32 = 0
+                for j in 0..<32 { sum &+= Int32(w[j]) &* Int32(a[j]) }
+                total += block.loadHalf(0) * x.scales[b] * Float(sum)
             }
         default:
             preconditionFailure("\(self) rows are not multiplied with quantised activations")

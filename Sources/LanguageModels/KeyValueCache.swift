@@ -1,0 +1,99 @@
+import Tensors
+
+/// The keys and values of every layer at every position a session has evaluated.
+///
+/// `.f16` is llama.cpp's default: half the memory and bandwidth, and ggml's f16 matrix products
+/// also round the query and the attention weights to f16, which ``usesHalfPrecision`` tells the
+/// session to mirror so that tokens agree with llama.cpp's. `.f32` keeps full precision (the
+/// reference comparisons with `transformers` use it).
+public final class KeyValueCache {
+    public enum Precision: String, Sendable, CaseIterable {
+        case f16, f32
+    }
+
+    public let precision: Precision
+    public let layerCount: Int
+    public let capacity: Int
+    /// Floats per position per layer (key/value heads times head dimension).
+    public let width: Int
+    private let keys: [UnsafeMutableRawPointer]
+    private let values: [UnsafeMutableRawPointer]
+
+    init(precision: Precision, layerCount: Int, capacity: Int, width: Int) {
+        (self.precision, self.layerCount, self.capacity, self.width) = (precision, layerCount, capacity, width)
+        let bytes = capacity * width * (precision == .f16 ? 2 : 4)
+        keys = (0..<layerCount).map { _ in .allocate(byteCount: max(bytes, 1), alignment: 64) }
+        values = (0..<layerCount).map { _ in .allocate(byteCount: max(bytes, 1), alignment: 64) }
+    }
+
+    deinit {
+        for p in keys + values { p.deallocate() }
+    }
+
+    var usesHalfPrecision: Bool { precision == .f16 }
+
+    /// Bytes held for keys and values.
+    public var byteCount: Int { 2 * layerCount * capacity * width * (precision == .f16 ? 2 : 4) }
+
+    /// Stores `count` positions of keys and values (`count * width` floats each) from `position` on.
+    func store(layer: Int, at position: Int, count: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>) {
+        let start = position * width, n = count * width
+        switch precision {
+        case .f16:
+            let (kd, vd) = (halves(keys[layer]) + start, halves(values[layer]) + start)
+            for i in 0..<n { kd[i] = Float16(k[i]); vd[i] = Float16(v[i]) }
+        case .f32:
+            floats(keys[layer]).advanced(by: start).update(from: k, count: n)
+            floats(values[layer]).advanced(by: start).update(from: v, count: n)
+        }
+    }
+
+    /// `q · key[position]` over `count` values starting at `offset` within the position.
+    @inline(__always)
+    func dotKey(layer: Int, position: Int, offset: Int, _ q: UnsafePointer<Float>, count: Int) -> Float {
+        let start = position * width + offset
+        var dot: Float = 0
+        switch precision {
+        case .f16:
+            let k = halves(keys[layer]) + start
+            for j in 0..<count { dot += q[j] * Float(k[j]) }
+        case .f32:
+            let k = floats(keys[layer]) + start
+            for j in 0..<count { dot += q[j] * k[j] }
+        }
+        return dot
+    }
+
+    /// `out += weight * value[position]` over `count` values starting at `offset`.
+    @inline(__always)
+    func accumulateValue(layer: Int, position: Int, offset: Int, weight: Float, into out: UnsafeMutablePointer<Float>, count: Int) {
+        let start = position * width + offset
+        switch precision {
+        case .f16:
+            let v = halves(values[layer]) + start
+            for j in 0..<count { out[j] += weight * Float(v[j]) }
+        case .f32:
+            let v = floats(values[layer]) + start
+            for j in 0..<count { out[j] += weight * v[j] }
+        }
+    }
+
+    /// The first `positions` positions of a layer's keys and values as floats, for the GEMMs.
+    /// Returns pointers into the cache itself when it already holds floats.
+    func floatViews(layer: Int, positions: Int, keyScratch: UnsafeMutablePointer<Float>,
+                    valueScratch: UnsafeMutablePointer<Float>, pool: ThreadPool) -> (UnsafePointer<Float>, UnsafePointer<Float>) {
+        switch precision {
+        case .f32:
+            return (UnsafePointer(floats(keys[layer])), UnsafePointer(floats(values[layer])))
+        case .f16:
+            let (k, v) = (halves(keys[layer]), halves(values[layer]))
+            pool.parallelFor(positions * width, granularity: 1024) { range in
+                for i in range { keyScratch[i] = Float(k[i]); valueScratch[i] = Float(v[i]) }
+            }
+            return (UnsafePointer(keyScratch), UnsafePointer(valueScratch))
+        }
+    }
+
+    private func halves(_ p: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Float16> { p.assumingMemoryBound(to: Float16.self) }
+    private func floats(_ p: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Float> { p.assumingMemoryBound(to: Float.self) }
+}

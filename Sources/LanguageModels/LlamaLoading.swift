@@ -1,0 +1,154 @@
+import Foundation
+import ModelFormats
+import Tensors
+
+// MARK: - GGUF (llama.cpp layout)
+
+extension LlamaConfiguration {
+    /// The configuration in a GGUF file's `llama.*` metadata.
+    public init(gguf: GGUFFile) throws {
+        let architecture = gguf.architecture ?? "(none)"
+        guard architecture == "llama" else {
+            throw ModelError.unsupported("\(gguf.name): architecture '\(architecture)'; this decoder runs 'llama' GGUF files")
+        }
+        let m = gguf.metadata
+        let heads = try m.requireInt("llama.attention.head_count")
+        let hidden = try m.requireInt("llama.embedding_length")
+        self.init(
+            vocabularySize: try gguf.requireTensorInfo("token_embd.weight").rowCount,
+            hiddenSize: hidden,
+            intermediateSize: try m.requireInt("llama.feed_forward_length"),
+            layerCount: try m.requireInt("llama.block_count"),
+            headCount: heads,
+            keyValueHeadCount: m["llama.attention.head_count_kv"]?.int ?? heads,
+            headDimension: m["llama.rope.dimension_count"]?.int ?? hidden / heads,
+            ropeTheta: m["llama.rope.freq_base"]?.float ?? 10_000,
+            ropeStyle: .interleaved,
+            rmsNormEpsilon: try m.requireFloat("llama.attention.layer_norm_rms_epsilon"),
+            contextLength: try m.requireInt("llama.context_length"))
+    }
+}
+
+extension Llama {
+    /// Loads a LLaMA GGUF file, memory-mapped: weights stay in their stored block format.
+    public convenience init(gguf url: URL, threads: Int) throws {
+        try self.init(gguf: try GGUFFile(url: url), threads: threads)
+    }
+
+    /// Builds the decoder over an open GGUF file, which the weights keep alive.
+    public convenience init(gguf: GGUFFile, threads: Int) throws {
+        let configuration = try LlamaConfiguration(gguf: gguf)
+        func matrix(_ name: String) throws -> WeightMatrix {
+            let info = try gguf.requireTensorInfo(name)
+            guard let format = info.type.blockFormat else {
+                throw ModelError.unsupported("\(gguf.name): tensor '\(name)' has type \(info.type)")
+            }
+            guard info.dimensions.count == 2 else {
+                throw ModelError.shapeMismatch(tensor: name, expected: [0, 0], found: info.shape)
+            }
+            return WeightMatrix(format: format, rows: info.rowCount, columns: info.rowLength,
+                                data: try gguf.rawBytes(name).baseAddress!, owner: gguf)
+        }
+        func vector(_ name: String) throws -> [Float] { try gguf.tensor(name).scalars }
+        let layers = try (0..<configuration.layerCount).map { i in
+            let p = "blk.\(i)."
+            return Layer(attentionNorm: try vector(p + "attn_norm.weight"),
+                         query: try matrix(p + "attn_q.weight"), key: try matrix(p + "attn_k.weight"),
+                         value: try matrix(p + "attn_v.weight"), attentionOutput: try matrix(p + "attn_output.weight"),
+                         feedForwardNorm: try vector(p + "ffn_norm.weight"),
+                         gate: try matrix(p + "ffn_gate.weight"), up: try matrix(p + "ffn_up.weight"),
+                         down: try matrix(p + "ffn_down.weight"))
+        }
+        try self.init(configuration: configuration, tokenEmbedding: try matrix("token_embd.weight"), layers: layers,
+                      outputNorm: try vector("output_norm.weight"),
+                      output: gguf.tensorInfo("output.weight") == nil ? nil : try matrix("output.weight"),
+                      threads: threads)
+    }
+}
+
+// MARK: - Hugging Face (config.json + model.safetensors)
+
+/// The fields of a Hugging Face LLaMA `config.json` this decoder needs.
+struct HuggingFaceLlamaConfig: Decodable {
+    var vocab_size: Int
+    var hidden_size: Int
+    var intermediate_size: Int
+    var num_hidden_layers: Int
+    var num_attention_heads: Int
+    var num_key_value_heads: Int?
+    var head_dim: Int?
+    var rms_norm_eps: Float
+    var max_position_embeddings: Int
+    var tie_word_embeddings: Bool?
+    /// transformers 4.x keeps it here ...
+    var rope_theta: Float?
+    /// ... and 5.x in `rope_parameters`.
+    var rope_parameters: RopeParameters?
+    var model_type: String?
+
+    struct RopeParameters: Decodable {
+        var rope_theta: Float?
+        var rope_type: String?
+    }
+}
+
+extension Llama {
+    /// Loads a Hugging Face LLaMA checkpoint directory (`config.json`, `model.safetensors`)
+    /// with F32, F16 or BF16 weights, memory-mapped.
+    public convenience init(huggingFace directory: URL, threads: Int) throws {
+        let configURL = directory.appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: configURL.path) else {
+            throw ModelError.invalid("\(configURL.path): cannot read the model configuration")
+        }
+        let hf: HuggingFaceLlamaConfig
+        do {
+            hf = try JSONDecoder().decode(HuggingFaceLlamaConfig.self, from: data)
+        } catch {
+            throw ModelError.invalid("\(configURL.path): \(error)")
+        }
+        if let type = hf.model_type, type != "llama" {
+            throw ModelError.unsupported("\(configURL.path): model_type '\(type)'; this decoder runs 'llama'")
+        }
+        if let ropeType = hf.rope_parameters?.rope_type, ropeType != "default" {
+            throw ModelError.unsupported("\(configURL.path): rope_type '\(ropeType)'")
+        }
+        let configuration = LlamaConfiguration(
+            vocabularySize: hf.vocab_size, hiddenSize: hf.hidden_size, intermediateSize: hf.intermediate_size,
+            layerCount: hf.num_hidden_layers, headCount: hf.num_attention_heads,
+            keyValueHeadCount: hf.num_key_value_heads ?? hf.num_attention_heads, headDimension: hf.head_dim,
+            ropeTheta: hf.rope_parameters?.rope_theta ?? hf.rope_theta ?? 10_000, ropeStyle: .halves,
+            rmsNormEpsilon: hf.rms_norm_eps, contextLength: hf.max_position_embeddings)
+
+        let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
+        func matrix(_ name: String) throws -> WeightMatrix {
+            let info = try file.requireTensorInfo(name)
+            let format: BlockFormat
+            switch info.dtype {
+            case .f32: format = .f32
+            case .f16: format = .f16
+            case .bf16: format = .bf16
+            default: throw ModelError.unsupported("\(file.name): tensor '\(name)' has dtype \(info.dtype)")
+            }
+            guard info.shape.count == 2 else {
+                throw ModelError.shapeMismatch(tensor: name, expected: [0, 0], found: info.shape)
+            }
+            return WeightMatrix(format: format, rows: info.shape[0], columns: info.shape[1],
+                                data: try file.rawBytes(name).baseAddress!, owner: file)
+        }
+        func vector(_ name: String) throws -> [Float] { try file.tensor(name).scalars }
+        let layers = try (0..<configuration.layerCount).map { i in
+            let p = "model.layers.\(i)."
+            return Layer(attentionNorm: try vector(p + "input_layernorm.weight"),
+                         query: try matrix(p + "self_attn.q_proj.weight"), key: try matrix(p + "self_attn.k_proj.weight"),
+                         value: try matrix(p + "self_attn.v_proj.weight"),
+                         attentionOutput: try matrix(p + "self_attn.o_proj.weight"),
+                         feedForwardNorm: try vector(p + "post_attention_layernorm.weight"),
+                         gate: try matrix(p + "mlp.gate_proj.weight"), up: try matrix(p + "mlp.up_proj.weight"),
+                         down: try matrix(p + "mlp.down_proj.weight"))
+        }
+        let tied = hf.tie_word_embeddings ?? false
+        try self.init(configuration: configuration, tokenEmbedding: try matrix("model.embed_tokens.weight"),
+                      layers: layers, outputNorm: try vector("model.norm.weight"),
+                      output: tied ? nil : try matrix("lm_head.weight"), threads: threads)
+    }
+}

@@ -1,0 +1,49 @@
+// Measures the LLaMA decoder the way llama-bench does: prompt processing (`pp`: N tokens from
+// an empty context in one call) and generation (`tg`: N single-token calls from an empty
+// context). Prints one JSON object; scripts/bench-engine.py runs it beside llama.cpp.
+
+import ArgumentParser
+import Foundation
+import LanguageModels
+
+@main
+struct EngineBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine-bench", abstract: "Prompt-processing and generation speed of the LLaMA decoder.")
+
+    @Option(name: .shortAndLong, help: "GGUF model file.") var model: String
+    @Option(name: .shortAndLong, help: "Threads.") var threads = 2
+    @Option(name: .long, help: "Prompt tokens.") var prompt = 512
+    @Option(name: .long, help: "Generated tokens.") var generate = 128
+    @Option(name: .shortAndLong, help: "Repetitions (the median is reported).") var repetitions = 3
+
+    func run() throws {
+        let llama = try Llama(gguf: URL(fileURLWithPath: model), threads: threads)
+        let vocabulary = llama.configuration.vocabularySize
+        // Deterministic pseudo-random tokens: timing does not depend on which tokens they are.
+        let tokens = (0..<max(prompt, generate)).map { ($0 &* 7919 &+ 13) % vocabulary }
+        let session = LlamaSession(model: llama, capacity: max(prompt, generate) + 1)
+
+        func median(_ seconds: [Double]) -> Double { seconds.sorted()[seconds.count / 2] }
+        var promptSeconds: [Double] = [], generateSeconds: [Double] = []
+        try session.evaluate(Array(tokens.prefix(16)))  // warm up: page in the weights
+        for _ in 0..<repetitions {
+            session.truncate(to: 0)
+            let start = DispatchTime.now().uptimeNanoseconds
+            try session.evaluate(Array(tokens.prefix(prompt)))
+            promptSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+
+            session.truncate(to: 0)
+            let begin = DispatchTime.now().uptimeNanoseconds
+            for token in tokens.prefix(generate) { try session.evaluate([token]) }
+            generateSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e9)
+        }
+        let result: [String: Any] = [
+            "engine": "llava-plus", "model": URL(fileURLWithPath: model).lastPathComponent, "threads": threads,
+            "pp_tokens": prompt, "pp_tokens_per_second": Double(prompt) / median(promptSeconds),
+            "tg_tokens": generate, "tg_tokens_per_second": Double(generate) / median(generateSeconds),
+        ]
+        let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+        print(String(decoding: json, as: UTF8.self))
+    }
+}
