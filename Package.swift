@@ -41,7 +41,7 @@ let package = Package(
         .executableTarget(
             name: "llava-plus",
             dependencies: [
-                "ModelStore", "Imaging", "ModelFormats",
+                "ModelStore", "Imaging", "ModelFormats", "LanguageModels", "VisionModels", "Tokenizers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

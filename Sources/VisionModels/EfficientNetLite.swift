@@ -5,6 +5,8 @@
 // `efficientnet_pytorch` layout (`_conv_stem`, `_blocks.N._expand_conv`, `_bn0`, ..., `_fc`).
 
 import Foundation
+import Imaging
+import ModelFormats
 import Tensors
 
 /// EfficientNet-Lite0 with its ImageNet classifier: 224x224 RGB in, a 7x7x1280 feature map
@@ -274,5 +276,24 @@ struct MobileBlock {
             for i in y.values.indices { y.values[i] += x.values[i] }
         }
         return y
+    }
+}
+
+// MARK: - Loading and preprocessing
+
+extension SafeTensorsFile: WeightSource {}
+
+extension EfficientNetLite {
+    /// Loads the weights from a safetensors file (the model store's `efficientnet-lite0`).
+    public init(contentsOf url: URL) throws {
+        try self.init(weights: try SafeTensorsFile(url: url))
+    }
+
+    /// The released model's preprocessing: shorter side to 256 (bicubic), centre crop 224,
+    /// then `(x / 255 - 0.5) / 0.5` per channel, as a `[3, 224, 224]` tensor.
+    public static func preprocess(_ image: RGBImage) -> Tensor {
+        image.resizedShortestSide(to: 256, filter: .bicubic)
+            .centreCropped(width: inputSize, height: inputSize)
+            .normalized(mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5])
     }
 }

@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import LanguageModels
+import Tokenizers
+
+/// Options shared by `generate` and `chat`.
+struct LanguageModelOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "Model: an installed asset name, a GGUF file or a Hugging Face directory (default: smollm2-135m-instruct).")
+    var model: String?
+
+    @Option(name: .shortAndLong, help: "Threads (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .long, help: "Context length in tokens.")
+    var context = 4096
+
+    @Option(name: [.customShort("n"), .long], help: "Most tokens to generate per answer.")
+    var maxTokens = 256
+
+    @Option(name: .long, help: "Sampling temperature; 0 is greedy.")
+    var temperature: Float = 0
+
+    @Option(name: .long, help: "Keep the k most likely tokens (0: all).")
+    var topK = 40
+
+    @Option(name: .long, help: "Nucleus sampling threshold.")
+    var topP: Float = 0.95
+
+    @Option(name: .long, help: "Drop tokens below this fraction of the best one's probability.")
+    var minP: Float = 0.05
+
+    @Option(name: .long, help: "Penalty for repeating recent tokens (1: off).")
+    var repeatPenalty: Float = 1
+
+    @Option(name: .long, help: "Random seed for sampling.")
+    var seed: UInt64 = 0
+
+    var sampling: SamplingParameters {
+        SamplingParameters(temperature: temperature, topK: topK, topP: topP, minP: minP,
+                           repetitionPenalty: repeatPenalty, seed: seed)
+    }
+
+    func load() throws -> TextGenerator {
+        let url = try ModelResolution.url(for: model, default: ModelResolution.defaultLanguageModel)
+        return try TextGenerator(contentsOf: url, threads: threads ?? defaultThreadCount(), contextLength: context)
+    }
+}
+
+/// Writes the text as it arrives, without waiting for a newline.
+func stream(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
+}
+
+/// One line of timings on standard error, so that standard output holds only the text.
+func reportTimings(_ s: TextGenerator.Statistics) {
+    let line = String(format: "[prompt %d tokens, %.1f tokens/s | generated %d tokens, %.1f tokens/s | %@]\n",
+                      s.promptTokens, s.promptTokensPerSecond, s.generatedTokens, s.generatedTokensPerSecond, s.finishReason)
+    FileHandle.standardError.write(Data(line.utf8))
+}
+
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Answer one prompt with a language model, streaming the text.")
+
+    @OptionGroup var options: LanguageModelOptions
+
+    @Flag(name: .long, help: "Continue the prompt as plain text instead of treating it as a user message.")
+    var raw = false
+
+    @Option(name: .long, help: "System prompt (chat mode).")
+    var system: String?
+
+    @Argument(help: "The prompt.")
+    var prompt: String
+
+    func run() throws {
+        let generator = try options.load()
+        let tokens: [Int]
+        if raw {
+            tokens = generator.tokenizer.encode(prompt, addSpecialTokens: true)
+        } else {
+            tokens = generator.promptTokens(for: (system.map { [.system($0)] } ?? []) + [.user(prompt)])
+        }
+        let (_, statistics) = try generator.generate(tokens, parameters: options.sampling,
+                                                     maxTokens: options.maxTokens, onText: stream)
+        stream("\n")
+        reportTimings(statistics)
+    }
+}
+
+struct ChatCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat",
+        abstract: "Talk with a language model; /reset starts over, /quit or end of input leaves.")
+
+    @OptionGroup var options: LanguageModelOptions
+
+    @Option(name: .long, help: "System prompt.")
+    var system: String?
+
+    func run() throws {
+        let generator = try options.load()
+        var messages: [ChatMessage] = system.map { [.system($0)] } ?? []
+        let initial = messages
+        FileHandle.standardError.write(Data("chat with \(options.model ?? ModelResolution.defaultLanguageModel) (template \(generator.template.name)); /reset, /quit\n".utf8))
+        while true {
+            stream("> ")
+            guard let line = readLine(strippingNewline: true) else { stream("\n"); return }
+            let input = line.trimmingCharacters(in: .whitespaces)
+            if input.isEmpty { continue }
+            if input == "/quit" { return }
+            if input == "/reset" { messages = initial; continue }
+            messages.append(.user(input))
+            do {
+                let (answer, statistics) = try generator.generate(generator.promptTokens(for: messages),
+                                                                  parameters: options.sampling,
+                                                                  maxTokens: options.maxTokens, onText: stream)
+                stream("\n")
+                reportTimings(statistics)
+                messages.append(.assistant(answer))
+            } catch {
+                // A full context ends this conversation, not the program.
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                messages = initial
+            }
+        }
+    }
+}
