@@ -70,7 +70,8 @@ public final class Llama: @unchecked Sendable {
         self.outputNorm = outputNorm
         self.output = output ?? tokenEmbedding
         pool = ThreadPool(threads: threads)
-        openblas_set_num_threads(Int32(threads))
+        // Our pool splits the GEMMs between threads itself; OpenBLAS threads would compete with it.
+        openblas_set_num_threads(1)
     }
 }
 

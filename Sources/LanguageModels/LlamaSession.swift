@@ -41,8 +41,9 @@ public final class LlamaSession {
         attention = Buffer(maxBatch * c.queryWidth)
         gate = Buffer(maxBatch * c.intermediateSize)
         up = Buffer(maxBatch * c.intermediateSize)
-        // Attention scores: one head's [batch, positions] for prompts, every head's row for one token.
-        scores = Buffer(max(maxBatch, c.headCount) * self.capacity)
+        // Attention scores: one [batch, positions] block per thread for prompts, every head's row
+        // for single tokens.
+        scores = Buffer(max(maxBatch * model.pool.threadCount, c.headCount) * self.capacity)
         activations = QuantizedActivations(capacity: max(c.hiddenSize, c.intermediateSize, c.queryWidth))
         blockSums = Buffer(max(c.hiddenSize, c.intermediateSize, c.queryWidth) / 32 * model.pool.threadCount + 64)
         // Room for the largest layer matrix as floats; the vocabulary projection only ever runs
@@ -178,10 +179,10 @@ public final class LlamaSession {
             }
             return
         }
+        // Each thread decodes its share of the weight rows and multiplies them with a
+        // single-threaded GEMM: one pool for all parallel work, and the decoded rows are still
+        // in cache when the GEMM reads them.
         let floats = dequantized.pointer
-        model.pool.parallelFor(w.rows, granularity: 16) { range in
-            for r in range { w.dequantizeRow(r, into: floats + r * w.columns) }
-        }
         var left = input
         if w.format.multipliesQuantizedActivations {
             // See the same 8-bit view of the activations as the token-by-token kernels do.
@@ -193,8 +194,13 @@ public final class LlamaSession {
             }
             left = UnsafePointer(out)
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(w.rows), Int32(w.columns), 1,
-                    left, Int32(w.columns), floats, Int32(w.columns), 0, output, Int32(w.rows))
+        let a = left
+        model.pool.parallelFor(w.rows, granularity: 16) { range in
+            for r in range { w.dequantizeRow(r, into: floats + r * w.columns) }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(range.count), Int32(w.columns), 1,
+                        a, Int32(w.columns), floats + range.lowerBound * w.columns, Int32(w.columns),
+                        0, output + range.lowerBound, Int32(w.rows))
+        }
     }
 
     /// Rotates each head's query and key by its position.
@@ -257,19 +263,23 @@ public final class LlamaSession {
         // A prompt batch: per head, scores = Q Kᵀ and output = softmax(scores) V as GEMMs.
         let (keysF32, valuesF32) = cache.floatViews(layer: l, positions: total, keyScratch: wideKeys.pointer,
                                                     valueScratch: wideValues.pointer, pool: model.pool)
-        for h in 0..<c.headCount {
-            let kvOffset = (h / group) * d
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(total), Int32(d), scale,
-                        query.pointer + h * d, Int32(c.queryWidth), keysF32 + kvOffset, Int32(c.keyValueWidth),
-                        0, scores.pointer, Int32(total))
-            model.pool.parallelFor(n) { rows in
-                for i in rows {
-                    softmax(scores.pointer + i * total, position + i + 1, zeroingUpTo: total, roundingToHalf: halfPrecision)
+        // Heads in parallel, each thread with its own slice of the scores buffer.
+        let scoresPerHead = n * total
+        let threads = model.pool.threadCount
+        model.pool.run { part in
+            let headScores = scores.pointer + part * scoresPerHead
+            for h in stride(from: part, to: c.headCount, by: threads) {
+                let kvOffset = (h / group) * d
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(total), Int32(d), scale,
+                            query.pointer + h * d, Int32(c.queryWidth), keysF32 + kvOffset, Int32(c.keyValueWidth),
+                            0, headScores, Int32(total))
+                for i in 0..<n {
+                    softmax(headScores + i * total, position + i + 1, zeroingUpTo: total, roundingToHalf: halfPrecision)
                 }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(d), Int32(total), 1,
+                            headScores, Int32(total), valuesF32 + kvOffset, Int32(c.keyValueWidth),
+                            0, attention.pointer + h * d, Int32(c.queryWidth))
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(d), Int32(total), 1,
-                        scores.pointer, Int32(total), valuesF32 + kvOffset, Int32(c.keyValueWidth),
-                        0, attention.pointer + h * d, Int32(c.queryWidth))
         }
     }
 }
