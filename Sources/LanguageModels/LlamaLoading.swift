@@ -2,6 +2,41 @@ import Foundation
 import ModelFormats
 import Tensors
 
+// MARK: - Tensor names
+
+/// Where each tensor of layer `i` lives in a checkpoint layout.
+struct LayerTensorNames: Sendable {
+    /// Followed by the layer index and a dot.
+    let prefix: String
+    let attentionNorm, query, key, value, attentionOutput, feedForwardNorm, gate, up, down: String
+
+    /// llama.cpp's GGUF names.
+    static let gguf = LayerTensorNames(
+        prefix: "blk.", attentionNorm: "attn_norm.weight", query: "attn_q.weight", key: "attn_k.weight",
+        value: "attn_v.weight", attentionOutput: "attn_output.weight", feedForwardNorm: "ffn_norm.weight",
+        gate: "ffn_gate.weight", up: "ffn_up.weight", down: "ffn_down.weight")
+
+    /// Hugging Face `LlamaForCausalLM` names.
+    static let huggingFace = LayerTensorNames(
+        prefix: "model.layers.", attentionNorm: "input_layernorm.weight", query: "self_attn.q_proj.weight",
+        key: "self_attn.k_proj.weight", value: "self_attn.v_proj.weight", attentionOutput: "self_attn.o_proj.weight",
+        feedForwardNorm: "post_attention_layernorm.weight", gate: "mlp.gate_proj.weight", up: "mlp.up_proj.weight",
+        down: "mlp.down_proj.weight")
+}
+
+extension Llama.Layer {
+    /// Layer `index`, its tensors fetched by their names in `names`.
+    init(index: Int, names: LayerTensorNames, matrix: (String) throws -> WeightMatrix,
+         vector: (String) throws -> [Float]) throws {
+        let p = "\(names.prefix)\(index)."
+        self.init(attentionNorm: try vector(p + names.attentionNorm),
+                  query: try matrix(p + names.query), key: try matrix(p + names.key), value: try matrix(p + names.value),
+                  attentionOutput: try matrix(p + names.attentionOutput),
+                  feedForwardNorm: try vector(p + names.feedForwardNorm),
+                  gate: try matrix(p + names.gate), up: try matrix(p + names.up), down: try matrix(p + names.down))
+    }
+}
+
 // MARK: - GGUF (llama.cpp layout)
 
 extension LlamaConfiguration {
@@ -51,13 +86,7 @@ extension Llama {
         }
         func vector(_ name: String) throws -> [Float] { try gguf.tensor(name).scalars }
         let layers = try (0..<configuration.layerCount).map { i in
-            let p = "blk.\(i)."
-            return Layer(attentionNorm: try vector(p + "attn_norm.weight"),
-                         query: try matrix(p + "attn_q.weight"), key: try matrix(p + "attn_k.weight"),
-                         value: try matrix(p + "attn_v.weight"), attentionOutput: try matrix(p + "attn_output.weight"),
-                         feedForwardNorm: try vector(p + "ffn_norm.weight"),
-                         gate: try matrix(p + "ffn_gate.weight"), up: try matrix(p + "ffn_up.weight"),
-                         down: try matrix(p + "ffn_down.weight"))
+            try Layer(index: i, names: .gguf, matrix: matrix, vector: vector)
         }
         try self.init(configuration: configuration, tokenEmbedding: try matrix("token_embd.weight"), layers: layers,
                       outputNorm: try vector("output_norm.weight"),
@@ -137,14 +166,7 @@ extension Llama {
         }
         func vector(_ name: String) throws -> [Float] { try file.tensor(name).scalars }
         let layers = try (0..<configuration.layerCount).map { i in
-            let p = "model.layers.\(i)."
-            return Layer(attentionNorm: try vector(p + "input_layernorm.weight"),
-                         query: try matrix(p + "self_attn.q_proj.weight"), key: try matrix(p + "self_attn.k_proj.weight"),
-                         value: try matrix(p + "self_attn.v_proj.weight"),
-                         attentionOutput: try matrix(p + "self_attn.o_proj.weight"),
-                         feedForwardNorm: try vector(p + "post_attention_layernorm.weight"),
-                         gate: try matrix(p + "mlp.gate_proj.weight"), up: try matrix(p + "mlp.up_proj.weight"),
-                         down: try matrix(p + "mlp.down_proj.weight"))
+            try Layer(index: i, names: .huggingFace, matrix: matrix, vector: vector)
         }
         let tied = hf.tie_word_embeddings ?? false
         try self.init(configuration: configuration, tokenEmbedding: try matrix("model.embed_tokens.weight"),
