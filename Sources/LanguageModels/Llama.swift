@@ -77,7 +77,6 @@ public final class Llama: @unchecked Sendable {
 
 /// Why a model could not be built or run.
 public enum ModelError: Error, CustomStringConvertible, Equatable {
-    case missingTensor(String)
     case shapeMismatch(tensor: String, expected: [Int], found: [Int])
     case unsupported(String)
     case invalid(String)
@@ -85,7 +84,6 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case .missingTensor(let name): "the checkpoint has no tensor '\(name)'"
         case .shapeMismatch(let name, let expected, let found): "tensor '\(name)' has shape \(found), expected \(expected)"
         case .unsupported(let what): "unsupported: \(what)"
         case .invalid(let why): "invalid model: \(why)"

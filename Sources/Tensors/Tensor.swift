@@ -28,11 +28,6 @@ public struct Tensor: Sendable, Equatable {
     /// Number of dimensions.
     public var rank: Int { shape.count }
 
-    /// The same scalars seen with another shape of equal element count.
-    public func reshaped(_ newShape: [Int]) -> Tensor {
-        Tensor(shape: newShape, scalars: scalars)
-    }
-
     /// Element at a full multi-index (bounds are checked in debug builds only).
     public subscript(_ index: Int...) -> Float {
         get { scalars[offset(of: index)] }
