@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "ModelStore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
-        .testTarget(name: "VisionModelsTests", dependencies: ["VisionModels", "ModelStore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "VisionModelsTests", dependencies: ["VisionModels", "ModelStore", "ModelFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "ModelStore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelStore"], resources: [.copy("Fixtures")]),
     ]

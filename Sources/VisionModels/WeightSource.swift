@@ -10,12 +10,14 @@ public protocol WeightSource {
 public enum WeightError: Error, CustomStringConvertible, Equatable {
     case missing(String)
     case shapeMismatch(name: String, expected: [Int], found: [Int])
+    case unsupported(String)
 
     public var description: String {
         switch self {
         case .missing(let name): "checkpoint has no tensor '\(name)'"
         case .shapeMismatch(let name, let expected, let found):
             "tensor '\(name)' has shape \(found), expected \(expected)"
+        case .unsupported(let what): "unsupported: \(what)"
         }
     }
 }

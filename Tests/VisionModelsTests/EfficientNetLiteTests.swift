@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import ModelFormats
 import ModelStore
 import Tensors
 import Testing
@@ -69,5 +70,35 @@ private let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         #expect(throws: WeightError.shapeMismatch(name: "_conv_stem.weight", expected: [32, 3, 3, 3], found: [32, 3, 5, 5])) {
             try EfficientNetLite(weights: wrong)
         }
+    }
+}
+
+/// The converted checkpoint (scripts/convert_efficientnet.py) holds exactly the released 296
+/// tensors: the loader asks for every weight by name with its exact shape, and what it does not
+/// ask for is batch norm's `num_batches_tracked` counter.
+@Suite struct EfficientNetCheckpointTests {
+    private final class RecordingSource: WeightSource {
+        let file: SafeTensorsFile
+        var requested: Set<String> = []
+        init(_ file: SafeTensorsFile) { self.file = file }
+        func tensor(_ name: String) throws -> Tensor {
+            requested.insert(name)
+            return try file.tensor(name)
+        }
+    }
+
+    @Test func holdsThe296ReleasedTensors() throws {
+        let url = try ModelStore.locate(searchFrom: [checkout]).url(of: "efficientnet-lite0")
+        let file = try SafeTensorsFile(url: url)
+        #expect(file.tensors.count == 296)
+        let source = RecordingSource(file)
+        _ = try EfficientNetLite(weights: source)
+        let unused = Set(file.tensorNames).subtracting(source.requested)
+        #expect(source.requested.count + unused.count == 296)
+        for name in unused {
+            #expect(name.hasSuffix(".num_batches_tracked"), "\(name) is not used by the model")
+            #expect(file.tensorInfo(name)?.shape == [1] && file.tensorInfo(name)?.dtype == .i64)
+        }
+        #expect(unused.count == 49)  // one per batch norm: stem, head, and 47 in the blocks
     }
 }
