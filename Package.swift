@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["ModelFormats"]),
         .target(name: "LanguageModels", dependencies: ["Tensors", "ModelFormats", "Tokenizers", "CBLAS"], swiftSettings: fastMath),
         .target(name: "VisionModels", dependencies: ["Tensors", "ModelFormats", "Imaging"], swiftSettings: fastMath),
+        .target(name: "LLaVA", dependencies: ["VisionModels", "LanguageModels", "ModelFormats", "Tensors"], swiftSettings: fastMath),
 
         // Installed assets: where they live and whether they are intact.
         .target(name: "ModelStore", dependencies: ["COpenSSL"]),
@@ -41,7 +42,7 @@ let package = Package(
         .executableTarget(
             name: "llava-plus",
             dependencies: [
-                "ModelStore", "Imaging", "ModelFormats", "LanguageModels", "VisionModels", "Tokenizers",
+                "ModelStore", "Imaging", "ModelFormats", "LanguageModels", "VisionModels", "Tokenizers", "LLaVA",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -59,6 +60,7 @@ let package = Package(
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
         .testTarget(name: "VisionModelsTests", dependencies: ["VisionModels", "ModelStore", "ModelFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "ModelStore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LLaVATests", dependencies: ["LLaVA", "LanguageModels", "Tensors", "ModelStore", "Imaging", "Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelStore"], resources: [.copy("Fixtures")]),
     ]
 )

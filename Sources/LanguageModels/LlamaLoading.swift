@@ -22,6 +22,12 @@ struct LayerTensorNames: Sendable {
         key: "self_attn.k_proj.weight", value: "self_attn.v_proj.weight", attentionOutput: "self_attn.o_proj.weight",
         feedForwardNorm: "post_attention_layernorm.weight", gate: "mlp.gate_proj.weight", up: "mlp.up_proj.weight",
         down: "mlp.down_proj.weight")
+
+    /// The same names under an outer prefix (a model nested in a larger checkpoint).
+    func prefixed(by outer: String) -> LayerTensorNames {
+        LayerTensorNames(prefix: outer + prefix, attentionNorm: attentionNorm, query: query, key: key, value: value,
+                         attentionOutput: attentionOutput, feedForwardNorm: feedForwardNorm, gate: gate, up: up, down: down)
+    }
 }
 
 extension Llama.Layer {
@@ -97,8 +103,9 @@ extension Llama {
 
 // MARK: - Hugging Face (config.json + model.safetensors)
 
-/// The fields of a Hugging Face LLaMA `config.json` this decoder needs.
-struct HuggingFaceLlamaConfig: Decodable {
+/// The fields of a Hugging Face LLaMA `config.json` (or a LLaVA config's `text_config`) that
+/// this decoder needs.
+public struct HuggingFaceLlamaConfig: Decodable, Sendable {
     var vocab_size: Int
     var hidden_size: Int
     var intermediate_size: Int
@@ -115,9 +122,37 @@ struct HuggingFaceLlamaConfig: Decodable {
     var rope_parameters: RopeParameters?
     var model_type: String?
 
-    struct RopeParameters: Decodable {
+    struct RopeParameters: Decodable, Sendable {
         var rope_theta: Float?
         var rope_type: String?
+    }
+
+    /// Reads `config.json`, naming the file in any error.
+    public init(contentsOf url: URL) throws {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw ModelError.invalid("\(url.path): cannot read the model configuration")
+        }
+        do {
+            self = try JSONDecoder().decode(Self.self, from: data)
+        } catch {
+            throw ModelError.invalid("\(url.path): \(error)")
+        }
+    }
+
+    /// The decoder's configuration, refusing what this decoder does not implement.
+    func configuration(source: String) throws -> LlamaConfiguration {
+        if let type = model_type, type != "llama" {
+            throw ModelError.unsupported("\(source): model_type '\(type)'; this decoder runs 'llama'")
+        }
+        if let ropeType = rope_parameters?.rope_type, ropeType != "default" {
+            throw ModelError.unsupported("\(source): rope_type '\(ropeType)'")
+        }
+        return LlamaConfiguration(
+            vocabularySize: vocab_size, hiddenSize: hidden_size, intermediateSize: intermediate_size,
+            layerCount: num_hidden_layers, headCount: num_attention_heads,
+            keyValueHeadCount: num_key_value_heads ?? num_attention_heads, headDimension: head_dim,
+            ropeTheta: rope_parameters?.rope_theta ?? rope_theta ?? 10_000, ropeStyle: .halves,
+            rmsNormEpsilon: rms_norm_eps, contextLength: max_position_embeddings)
     }
 }
 
@@ -126,29 +161,16 @@ extension Llama {
     /// with F32, F16 or BF16 weights, memory-mapped.
     public convenience init(huggingFace directory: URL, threads: Int) throws {
         let configURL = directory.appendingPathComponent("config.json")
-        guard let data = FileManager.default.contents(atPath: configURL.path) else {
-            throw ModelError.invalid("\(configURL.path): cannot read the model configuration")
-        }
-        let hf: HuggingFaceLlamaConfig
-        do {
-            hf = try JSONDecoder().decode(HuggingFaceLlamaConfig.self, from: data)
-        } catch {
-            throw ModelError.invalid("\(configURL.path): \(error)")
-        }
-        if let type = hf.model_type, type != "llama" {
-            throw ModelError.unsupported("\(configURL.path): model_type '\(type)'; this decoder runs 'llama'")
-        }
-        if let ropeType = hf.rope_parameters?.rope_type, ropeType != "default" {
-            throw ModelError.unsupported("\(configURL.path): rope_type '\(ropeType)'")
-        }
-        let configuration = LlamaConfiguration(
-            vocabularySize: hf.vocab_size, hiddenSize: hf.hidden_size, intermediateSize: hf.intermediate_size,
-            layerCount: hf.num_hidden_layers, headCount: hf.num_attention_heads,
-            keyValueHeadCount: hf.num_key_value_heads ?? hf.num_attention_heads, headDimension: hf.head_dim,
-            ropeTheta: hf.rope_parameters?.rope_theta ?? hf.rope_theta ?? 10_000, ropeStyle: .halves,
-            rmsNormEpsilon: hf.rms_norm_eps, contextLength: hf.max_position_embeddings)
+        try self.init(huggingFace: try HuggingFaceLlamaConfig(contentsOf: configURL),
+                      weights: try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors")),
+                      source: configURL.path, threads: threads)
+    }
 
-        let file = try SafeTensorsFile(url: directory.appendingPathComponent("model.safetensors"))
+    /// The decoder inside a larger checkpoint: tensors named `<prefix>model.layers.N...`,
+    /// `<prefix>model.embed_tokens.weight`, `<prefix>lm_head.weight` (LLaVA's `language_model.`).
+    public convenience init(huggingFace hf: HuggingFaceLlamaConfig, weights file: SafeTensorsFile, prefix: String = "",
+                            source: String, threads: Int) throws {
+        let configuration = try hf.configuration(source: source)
         func matrix(_ name: String) throws -> WeightMatrix {
             let info = try file.requireTensorInfo(name)
             let format: BlockFormat
@@ -165,12 +187,13 @@ extension Llama {
                                 data: try file.rawBytes(name).baseAddress!, owner: file)
         }
         func vector(_ name: String) throws -> [Float] { try file.tensor(name).scalars }
+        let names = LayerTensorNames.huggingFace.prefixed(by: prefix)
         let layers = try (0..<configuration.layerCount).map { i in
-            try Layer(index: i, names: .huggingFace, matrix: matrix, vector: vector)
+            try Layer(index: i, names: names, matrix: matrix, vector: vector)
         }
         let tied = hf.tie_word_embeddings ?? false
-        try self.init(configuration: configuration, tokenEmbedding: try matrix("model.embed_tokens.weight"),
-                      layers: layers, outputNorm: try vector("model.norm.weight"),
-                      output: tied ? nil : try matrix("lm_head.weight"), threads: threads)
+        try self.init(configuration: configuration, tokenEmbedding: try matrix(prefix + "model.embed_tokens.weight"),
+                      layers: layers, outputNorm: try vector(prefix + "model.norm.weight"),
+                      output: tied ? nil : try matrix(prefix + "lm_head.weight"), threads: threads)
     }
 }

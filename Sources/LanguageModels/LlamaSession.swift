@@ -2,6 +2,13 @@ import CBLAS
 import Foundation
 import Tensors
 
+/// What goes in at one position: a token, or an embedding given directly (LLaVA's projected
+/// image features take the place of the `<image>` placeholder this way).
+public enum LlamaInput: Sendable, Equatable {
+    case token(Int)
+    case embedding([Float])
+}
+
 /// One conversation's state for a ``Llama``: the key/value cache and every scratch buffer,
 /// allocated once up front so that evaluating tokens allocates nothing.
 public final class LlamaSession {
@@ -69,30 +76,48 @@ public final class LlamaSession {
     /// follow the last one (`vocabularySize` floats).
     @discardableResult
     public func evaluate(_ tokens: [Int]) throws -> [Float] {
-        try evaluate(tokens) { _, logits in logits }.last!
+        try evaluate(tokens.map(LlamaInput.token))
+    }
+
+    /// Runs inputs (tokens, or embeddings such as LLaVA's projected image features) at the next
+    /// positions and returns the logits that follow the last one.
+    @discardableResult
+    public func evaluate(_ inputs: [LlamaInput]) throws -> [Float] {
+        try evaluate(inputs, everyPosition: false) { _, logits in logits }.last!
     }
 
     /// Runs `tokens` and calls `body(index, logits)` for every token's next-token logits
     /// (tests compare every position with a reference). Costs one output projection per token.
     public func evaluateAll<T>(_ tokens: [Int], _ body: (Int, [Float]) -> T) throws -> [T] {
-        try evaluate(tokens, everyPosition: true, body)
+        try evaluate(tokens.map(LlamaInput.token), everyPosition: true, body)
     }
 
-    private func evaluate<T>(_ tokens: [Int], everyPosition: Bool = false, _ body: (Int, [Float]) -> T) throws -> [T] {
+    /// ``evaluateAll(_:_:)`` for inputs that may include embeddings.
+    public func evaluateAll<T>(_ inputs: [LlamaInput], _ body: (Int, [Float]) -> T) throws -> [T] {
+        try evaluate(inputs, everyPosition: true, body)
+    }
+
+    private func evaluate<T>(_ inputs: [LlamaInput], everyPosition: Bool, _ body: (Int, [Float]) -> T) throws -> [T] {
         let c = model.configuration
-        guard !tokens.isEmpty else { throw ModelError.invalid("no tokens to evaluate") }
-        guard position + tokens.count <= capacity else {
-            throw ModelError.contextFull(needed: position + tokens.count, capacity: capacity)
+        guard !inputs.isEmpty else { throw ModelError.invalid("nothing to evaluate") }
+        guard position + inputs.count <= capacity else {
+            throw ModelError.contextFull(needed: position + inputs.count, capacity: capacity)
         }
-        if let bad = tokens.first(where: { $0 < 0 || $0 >= c.vocabularySize }) {
-            throw ModelError.invalid("token id \(bad) is outside the vocabulary of \(c.vocabularySize)")
+        for input in inputs {
+            switch input {
+            case .token(let id) where id < 0 || id >= c.vocabularySize:
+                throw ModelError.invalid("token id \(id) is outside the vocabulary of \(c.vocabularySize)")
+            case .embedding(let values) where values.count != c.hiddenSize:
+                throw ModelError.invalid("an input embedding has \(values.count) values; the model's width is \(c.hiddenSize)")
+            default: break
+            }
         }
         var results: [T] = []
         var start = 0
-        while start < tokens.count {
-            let chunk = Array(tokens[start..<min(start + maxBatch, tokens.count)])
+        while start < inputs.count {
+            let chunk = inputs[start..<min(start + maxBatch, inputs.count)]
             runLayers(chunk)
-            let isLast = start + chunk.count == tokens.count
+            let isLast = start + chunk.count == inputs.count
             for i in 0..<chunk.count where everyPosition || (isLast && i == chunk.count - 1) {
                 projectToVocabulary(row: i)
                 results.append(body(start + i, Array(UnsafeBufferPointer(start: logits.pointer, count: c.vocabularySize))))
@@ -104,12 +129,15 @@ public final class LlamaSession {
 
     // MARK: - The forward pass
 
-    private func runLayers(_ tokens: [Int]) {
+    private func runLayers(_ inputs: ArraySlice<LlamaInput>) {
         let c = model.configuration
-        let n = tokens.count
+        let n = inputs.count
         let hidden = c.hiddenSize
-        for (i, token) in tokens.enumerated() {
-            model.tokenEmbedding.dequantizeRow(token, into: x.pointer + i * hidden)
+        for (i, input) in inputs.enumerated() {
+            switch input {
+            case .token(let id): model.tokenEmbedding.dequantizeRow(id, into: x.pointer + i * hidden)
+            case .embedding(let values): (x.pointer + i * hidden).update(from: values, count: hidden)
+            }
         }
         for (l, layer) in model.layers.enumerated() {
             rmsNorm(x.pointer, n, weight: layer.attentionNorm, into: normed.pointer)

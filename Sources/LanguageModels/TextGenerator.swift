@@ -9,9 +9,9 @@ public final class TextGenerator {
     public let tokenizer: any Tokenizer
     public let template: ChatTemplate
     public let session: LlamaSession
-    /// The tokens the session's cache holds, so that a longer prompt sharing a prefix with them
+    /// The inputs the session's cache holds, so that a longer prompt sharing a prefix with them
     /// (the next turn of a chat) only evaluates what is new.
-    private var evaluated: [Int] = []
+    private var evaluated: [LlamaInput] = []
     /// Tokens that end generation: the end-of-sequence token and the template's stop tokens.
     public let stopTokens: Set<Int>
 
@@ -68,9 +68,16 @@ public final class TextGenerator {
     @discardableResult
     public func generate(_ prompt: [Int], parameters: SamplingParameters = .greedy, maxTokens: Int = 256,
                          onText: (String) -> Void = { _ in }) throws -> (text: String, statistics: Statistics) {
+        try generate(inputs: prompt.map(LlamaInput.token), parameters: parameters, maxTokens: maxTokens, onText: onText)
+    }
+
+    /// ``generate(_:parameters:maxTokens:onText:)`` for a prompt that may hold embeddings (LLaVA's images).
+    @discardableResult
+    public func generate(inputs prompt: [LlamaInput], parameters: SamplingParameters = .greedy, maxTokens: Int = 256,
+                         onText: (String) -> Void = { _ in }) throws -> (text: String, statistics: Statistics) {
         var statistics = Statistics()
         let shared = zip(evaluated, prompt).prefix { $0 == $1 }.count
-        // Keep at least one prompt token to evaluate: its logits choose the first new token.
+        // Keep at least one prompt input to evaluate: its logits choose the first new token.
         let reuse = min(shared, prompt.count - 1)
         session.truncate(to: reuse)
         evaluated = Array(prompt.prefix(reuse))
@@ -86,17 +93,19 @@ public final class TextGenerator {
 
         var sampler = Sampler(parameters)
         var decoder = StreamingDecoder(tokenizer: tokenizer, skipSpecialTokens: true)
+        var history = prompt.compactMap { if case .token(let id) = $0 { id } else { nil } }
         var text = ""
         clock = ContinuousClock.now
         for _ in 0..<maxTokens {
-            let token = sampler.sample(&logits, history: evaluated)
+            let token = sampler.sample(&logits, history: history)
             if stopTokens.contains(token) { statistics.finishReason = "stop"; break }
             let piece = decoder.append(token)
             text += piece
             if !piece.isEmpty { onText(piece) }
             statistics.generatedTokens += 1
             logits = try session.evaluate([token])
-            evaluated.append(token)
+            evaluated.append(.token(token))
+            history.append(token)
         }
         let tail = decoder.finish()
         text += tail

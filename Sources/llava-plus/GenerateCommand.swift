@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Imaging
 import LanguageModels
 import Tokenizers
 
@@ -71,10 +72,28 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .long, help: "System prompt (chat mode).")
     var system: String?
 
+    @Option(name: .long, help: "An image to ask about (repeatable); uses a LLaVA model (default: llava-plus-tiny).")
+    var image: [String] = []
+
+    @Option(name: .long, help: "llama.cpp's multimodal projector file, with --model naming its language model GGUF.")
+    var mmproj: String?
+
     @Argument(help: "The prompt.")
     var prompt: String
 
     func run() throws {
+        if !image.isEmpty || mmproj != nil {
+            let model = try MultimodalModel(model: options.model, mmproj: mmproj, threads: options.threads ?? defaultThreadCount(),
+                                            context: options.context)
+            let images = try image.map { try RGBImage(contentsOf: URL(fileURLWithPath: $0)) }
+            let (inputs, seconds) = try model.inputs(for: (system.map { [.system($0)] } ?? []) + [.user(prompt)], images: images)
+            FileHandle.standardError.write(Data(String(format: "[%@: %d image(s) encoded in %.0f ms]\n", model.name, images.count, seconds * 1000).utf8))
+            let (_, statistics) = try model.generator.generate(inputs: inputs, parameters: options.sampling,
+                                                               maxTokens: options.maxTokens, onText: stream)
+            stream("\n")
+            reportTimings(statistics)
+            return
+        }
         let generator = try options.load()
         let tokens: [Int]
         if raw {

@@ -52,7 +52,7 @@ import Testing
         let session = LlamaSession(model: model, capacity: 4)
         #expect(throws: ModelError.contextFull(needed: 5, capacity: 4)) { try session.evaluate([1, 2, 3, 4, 5]) }
         #expect(throws: ModelError.self) { try session.evaluate([256]) }
-        #expect(throws: ModelError.self) { try session.evaluate([]) }
+        #expect(throws: ModelError.self) { try session.evaluate([Int]()) }
     }
 
     @Test func missingTensorIsNamed() throws {
