@@ -18,6 +18,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // C libraries from Debian, wrapped as Swift modules.
@@ -35,6 +36,9 @@ let package = Package(
         .target(name: "VisionModels", dependencies: ["Tensors", "ModelFormats", "Imaging"], swiftSettings: fastMath),
         .target(name: "LLaVA", dependencies: ["VisionModels", "LanguageModels", "ModelFormats", "Tensors"], swiftSettings: fastMath),
 
+        // Skills: manifests, the registry, parameter validation.
+        .target(name: "Skills", dependencies: [.product(name: "Yams", package: "Yams")]),
+
         // Installed assets: where they live and whether they are intact.
         .target(name: "ModelStore", dependencies: ["COpenSSL"]),
 
@@ -42,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "llava-plus",
             dependencies: [
-                "ModelStore", "Imaging", "ModelFormats", "LanguageModels", "VisionModels", "Tokenizers", "LLaVA",
+                "ModelStore", "Imaging", "ModelFormats", "LanguageModels", "VisionModels", "Tokenizers", "LLaVA", "Skills",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,6 +64,7 @@ let package = Package(
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
         .testTarget(name: "VisionModelsTests", dependencies: ["VisionModels", "ModelStore", "ModelFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "ModelStore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SkillsTests", dependencies: ["Skills"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LLaVATests", dependencies: ["LLaVA", "LanguageModels", "Tensors", "ModelStore", "Imaging", "Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelStore"], resources: [.copy("Fixtures")]),
     ]
