@@ -21,7 +21,8 @@ public final class TextGenerator {
         public var promptTokens = 0, promptSeconds = 0.0
         /// Tokens generated and their time.
         public var generatedTokens = 0, generateSeconds = 0.0
-        /// Why generation stopped: `stop` (a stop token) or `length` (`maxTokens` reached).
+        /// Why generation stopped: `stop` (a stop token), `length` (`maxTokens` reached) or
+        /// `constraint` (the constraint allowed no token).
         public var finishReason = "length"
 
         public var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokens) / promptSeconds : 0 }
@@ -65,15 +66,24 @@ public final class TextGenerator {
     /// Evaluates `prompt` (reusing whatever prefix of it the session already holds), then samples
     /// up to `maxTokens` tokens, passing the text of each to `onText` as soon as it is complete
     /// UTF-8. Returns the generated text and timings.
+    ///
+    /// With a `constraint` (such as a ``JSONConstraint``), only the tokens it allows are sampled
+    /// and a stop token only once it is complete; the finish reason is `constraint` if it allows
+    /// nothing (it should not happen with ``JSONConstraint``). The constraint continues from its
+    /// current state (reset it to reuse it for a new document).
     @discardableResult
     public func generate(_ prompt: [Int], parameters: SamplingParameters = .greedy, maxTokens: Int = 256,
+                         constraint: (any TokenConstraint)? = nil,
                          onText: (String) -> Void = { _ in }) throws -> (text: String, statistics: Statistics) {
-        try generate(inputs: prompt.map(LlamaInput.token), parameters: parameters, maxTokens: maxTokens, onText: onText)
+        try generate(inputs: prompt.map(LlamaInput.token), parameters: parameters, maxTokens: maxTokens,
+                     constraint: constraint, onText: onText)
     }
 
-    /// ``generate(_:parameters:maxTokens:onText:)`` for a prompt that may hold embeddings (LLaVA's images).
+    /// ``generate(_:parameters:maxTokens:constraint:onText:)`` for a prompt that may hold
+    /// embeddings (LLaVA's images).
     @discardableResult
     public func generate(inputs prompt: [LlamaInput], parameters: SamplingParameters = .greedy, maxTokens: Int = 256,
+                         constraint: (any TokenConstraint)? = nil,
                          onText: (String) -> Void = { _ in }) throws -> (text: String, statistics: Statistics) {
         var statistics = Statistics()
         let shared = zip(evaluated, prompt).prefix { $0 == $1 }.count
@@ -97,7 +107,10 @@ public final class TextGenerator {
         var text = ""
         clock = ContinuousClock.now
         for _ in 0..<maxTokens {
+            // Grammar constraint (see Grammar/): disallowed tokens get -infinity before sampling.
+            constraint?.mask(&logits)
             let token = sampler.sample(&logits, history: history)
+            if let constraint, !constraint.accept(token) { statistics.finishReason = "constraint"; break }
             if stopTokens.contains(token) { statistics.finishReason = "stop"; break }
             let piece = decoder.append(token)
             text += piece
