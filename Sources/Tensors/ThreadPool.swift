@@ -11,37 +11,50 @@ import Synchronization
 public final class ThreadPool: @unchecked Sendable {
     /// Threads taking part in each loop, the caller included.
     public let threadCount: Int
-
-    /// Incremented for every job; workers run the job when they see it change.
-    private let generation = Atomic<Int>(0)
-    /// Workers still running the current job.
-    private let pending = Atomic<Int>(0)
-    /// Workers asleep on `condition`, which a new job must wake.
-    private let sleepers = Atomic<Int>(0)
-    private let stopping = Atomic<Bool>(false)
-    private let condition = NSCondition()
-    /// Written before `generation` is incremented and read after it is seen, so the atomic's
-    /// ordering publishes it.
-    private var job: ((Int) -> Void)?
+    /// What the workers share with the caller. The workers hold it strongly, so it outlives
+    /// the pool until every worker has seen `stopping` and returned.
+    private let shared = Shared()
 
     /// Polls of the generation counter before a worker goes to sleep: about 0.1-0.3 ms.
     private static let spinLimit = 100_000
+
+    private final class Shared: @unchecked Sendable {
+        /// Incremented for every job; workers run the job when they see it change.
+        let generation = Atomic<Int>(0)
+        /// Workers still running the current job.
+        let pending = Atomic<Int>(0)
+        /// Workers asleep on `condition`, which a new job must wake.
+        let sleepers = Atomic<Int>(0)
+        let stopping = Atomic<Bool>(false)
+        let condition = NSCondition()
+        /// Written before `generation` is incremented and read after it is seen, so the
+        /// atomic's ordering publishes it.
+        var job: ((Int) -> Void)?
+
+        func wakeSleepers() {
+            guard sleepers.load(ordering: .sequentiallyConsistent) > 0 else { return }
+            condition.lock()
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
 
     /// A pool of `threads` participants (at least 1); `threads - 1` worker threads are started.
     public init(threads: Int) {
         threadCount = max(1, threads)
         for index in 1..<threadCount {
-            let thread = Thread { [unowned self] in self.workerLoop(index) }
+            let shared = shared
+            let thread = Thread { ThreadPool.workerLoop(index, shared) }
             thread.stackSize = 1 << 20
             thread.start()
         }
     }
 
     deinit {
-        stopping.store(true, ordering: .sequentiallyConsistent)
-        condition.lock()
-        condition.broadcast()
-        condition.unlock()
+        shared.stopping.store(true, ordering: .sequentiallyConsistent)
+        shared.condition.lock()
+        shared.condition.broadcast()
+        shared.condition.unlock()
     }
 
     /// Runs `body(part)` for each `part` in `0..<threadCount` concurrently and returns when all are done.
@@ -49,17 +62,13 @@ public final class ThreadPool: @unchecked Sendable {
         if threadCount == 1 { body(0); return }
         // The workers are done with `body` before this returns, so it never really escapes.
         withoutActuallyEscaping(body) { body in
-            job = body
-            pending.store(threadCount - 1, ordering: .sequentiallyConsistent)
-            generation.add(1, ordering: .sequentiallyConsistent)
-            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-                condition.lock()
-                condition.broadcast()
-                condition.unlock()
-            }
+            shared.job = body
+            shared.pending.store(threadCount - 1, ordering: .sequentiallyConsistent)
+            shared.generation.add(1, ordering: .sequentiallyConsistent)
+            shared.wakeSleepers()
             body(0)
-            while pending.load(ordering: .acquiring) > 0 {}
-            job = nil
+            while shared.pending.load(ordering: .acquiring) > 0 {}
+            shared.job = nil
         }
     }
 
@@ -76,28 +85,29 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    private func workerLoop(_ index: Int) {
+    private static func workerLoop(_ index: Int, _ shared: Shared) {
         var seen = 0
         while true {
             var spins = 0
-            while generation.load(ordering: .acquiring) == seen {
-                if stopping.load(ordering: .relaxed) { return }
+            while shared.generation.load(ordering: .acquiring) == seen {
+                if shared.stopping.load(ordering: .relaxed) { return }
                 spins += 1
-                if spins < Self.spinLimit { continue }
-                condition.lock()
-                sleepers.add(1, ordering: .sequentiallyConsistent)
-                while generation.load(ordering: .sequentiallyConsistent) == seen && !stopping.load(ordering: .relaxed) {
-                    condition.wait()
+                if spins < spinLimit { continue }
+                shared.condition.lock()
+                shared.sleepers.add(1, ordering: .sequentiallyConsistent)
+                while shared.generation.load(ordering: .sequentiallyConsistent) == seen
+                        && !shared.stopping.load(ordering: .relaxed) {
+                    shared.condition.wait()
                 }
-                sleepers.subtract(1, ordering: .sequentiallyConsistent)
-                condition.unlock()
+                shared.sleepers.subtract(1, ordering: .sequentiallyConsistent)
+                shared.condition.unlock()
                 spins = 0
             }
-            seen = generation.load(ordering: .acquiring)
-            var body = job
+            seen = shared.generation.load(ordering: .acquiring)
+            var body = shared.job
             body!(index)
             body = nil  // release before reporting done: the caller checks that nothing kept it
-            pending.subtract(1, ordering: .releasing)
+            shared.pending.subtract(1, ordering: .releasing)
         }
     }
 }

@@ -31,3 +31,20 @@ import Testing
         for (x, y) in zip(c, expected) { #expect(abs(x - y) <= 1e-4) }
     }
 }
+
+@Suite struct ThreadPoolTests {
+    @Test func everyPartRunsAndPoolsCanComeAndGo() {
+        // Many short-lived pools: workers must stop cleanly after their pool is gone.
+        for threads in [1, 2, 3] {
+            for _ in 0..<20 {
+                let pool = ThreadPool(threads: threads)
+                var counts = [Int](repeating: 0, count: 1000)
+                counts.withUnsafeMutableBufferPointer { buffer in
+                    let base = buffer.baseAddress!
+                    pool.parallelFor(1000, granularity: 7) { range in for i in range { base[i] += 1 } }
+                }
+                #expect(counts.allSatisfy { $0 == 1 })
+            }
+        }
+    }
+}
