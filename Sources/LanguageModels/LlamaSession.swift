@@ -192,9 +192,9 @@ public final class LlamaSession {
             for t in 0..<n {
                 let vector = input + t * w.columns
                 let out = output + t * w.rows
-                if w.format.multipliesQuantizedActivations {
+                if let layout = w.format.activationLayout {
                     let x = activations
-                    x.quantize(vector, count: w.columns)
+                    x.quantize(vector, count: w.columns, layout: layout)
                     model.pool.parallelFor(w.rows, granularity: 16) { range in
                         w.multiply(rows: range, activations: x, into: out)
                     }
@@ -212,12 +212,13 @@ public final class LlamaSession {
         // in cache when the GEMM reads them.
         let floats = dequantized.pointer
         var left = input
-        if w.format.multipliesQuantizedActivations {
+        if let layout = w.format.activationLayout {
             // See the same 8-bit view of the activations as the token-by-token kernels do.
             let out = rounded.pointer
             model.pool.parallelFor(n) { tokens in
                 for t in tokens {
-                    QuantizedActivations.roundTrip(input + t * w.columns, count: w.columns, into: out + t * w.columns)
+                    QuantizedActivations.roundTrip(input + t * w.columns, count: w.columns, layout: layout,
+                                                   into: out + t * w.columns)
                 }
             }
             left = UnsafePointer(out)

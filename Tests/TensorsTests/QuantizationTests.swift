@@ -13,8 +13,16 @@ private struct QuantizationFixture: Decodable {
         let dots: [Double]
         let quantized_activation_dots: [Double]?
     }
+    /// ggml's `quantize_row_q8_K_ref` applied to a vector.
+    struct Q8K: Decodable {
+        let vector: [Float]
+        let scales: [Float]
+        let values: [Int]
+        let sums: [Int]
+    }
     let vector: [Float]
     let cases: [Case]
+    let q8_K: [Q8K]
 
     static let shared: QuantizationFixture = {
         let url = Bundle.module.url(forResource: "Fixtures/quantization", withExtension: "json")!
@@ -68,25 +76,55 @@ private struct QuantizationFixture: Decodable {
 }
 
 @Suite struct QuantizedActivationTests {
-    @Test(arguments: ["q4_0", "q4_1", "q8_0"])
+    @Test(arguments: ["q4_0", "q4_1", "q8_0", "q4_K", "q5_K", "q6_K"])
     func integerDotMatchesGgmlSemantics(format name: String) throws {
         let fixture = QuantizationFixture.named(name)
         let format = try #require(BlockFormat(rawValue: name))
+        let layout = try #require(format.activationLayout)
         #expect(format.multipliesQuantizedActivations)
         let expected = try #require(fixture.quantized_activation_dots)
         let bytes = try #require(Data(base64Encoded: fixture.data))
+        let vector = QuantizationFixture.shared.vector
         let activations = QuantizedActivations(capacity: fixture.columns)
         defer { activations.deallocate() }
-        activations.quantize(QuantizationFixture.shared.vector, count: fixture.columns)
+        activations.quantize(vector, count: fixture.columns, layout: layout)
         bytes.withUnsafeBytes { raw in
             for r in 0..<fixture.rows {
                 let dot = format.dot(row: raw.baseAddress! + r * format.rowBytes(count: fixture.columns),
                                      activations: activations, count: fixture.columns)
-                // Same integers and f16-rounded scales as the reference; only the float summation order differs.
+                // Same integers and scales as the reference; only the float summation order differs.
                 #expect(abs(Double(dot) - expected[r]) <= 1e-5 * max(1, abs(expected[r])), "\(name) row \(r): \(dot) vs \(expected[r])")
-                // And the quantised product stays close to the exact one.
-                #expect(abs(Double(dot) - fixture.dots[r]) <= 0.02 * max(1, abs(fixture.dots[r])))
+                // And the quantised product stays close to the exact one. The K-quant fixtures are
+                // random bytes (large offsets, heavy cancellation): bound those by Σ|w·x|.
+                var magnitude = max(1, abs(fixture.dots[r]))
+                if layout == .q8_K {
+                    magnitude = (0..<fixture.columns).reduce(0) { $0 + abs(Double(fixture.values[r * fixture.columns + $1] * vector[$1])) }
+                }
+                #expect(abs(Double(dot) - fixture.dots[r]) <= 0.02 * magnitude)
             }
         }
+    }
+
+    @Test func q8_KQuantisationEqualsGgmlExactly() {
+        for reference in QuantizationFixture.shared.q8_K {
+            let count = reference.vector.count
+            let activations = QuantizedActivations(capacity: count)
+            defer { activations.deallocate() }
+            activations.quantize(reference.vector, count: count, layout: .q8_K)
+            #expect((0..<count / 256).map { activations.superScales[$0] } == reference.scales)
+            #expect((0..<count).map { Int(activations.values[$0]) } == reference.values)
+            #expect((0..<count / 16).map { Int(activations.subBlockSums[$0]) } == reference.sums)
+            // The GEMM path's view of the same activations: q * d.
+            var rounded = [Float](repeating: .nan, count: count)
+            QuantizedActivations.roundTrip(reference.vector, count: count, layout: .q8_K, into: &rounded)
+            #expect(rounded == (0..<count).map { Float(reference.values[$0]) * reference.scales[$0 / 256] })
+        }
+    }
+
+    @Test func formatsNameTheirActivationLayout() {
+        #expect(BlockFormat.q4_1.activationLayout == .q8_0)
+        #expect(BlockFormat.q6_K.activationLayout == .q8_K)
+        #expect(BlockFormat.f16.activationLayout == nil)
+        #expect(!BlockFormat.f32.multipliesQuantizedActivations)
     }
 }
