@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "LLaVA", dependencies: ["VisionModels", "LanguageModels", "ModelFormats", "Tensors"], swiftSettings: fastMath),
 
         // Skills: manifests, the registry, parameter validation.
-        .target(name: "Skills", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "Skills", dependencies: ["ModelFormats", .product(name: "Yams", package: "Yams")]),
 
         // Installed assets: where they live and whether they are intact.
         .target(name: "ModelStore", dependencies: ["COpenSSL"]),

@@ -241,11 +241,11 @@ struct JSONParser {
     }
 }
 
-/// JSON text for writers.
-enum JSONText {
+/// JSON text for writers (safetensors headers, tool-call grammars, skill messages).
+public enum JSONText {
     /// `string` as a JSON string literal: quotes, backslashes and control characters escaped,
     /// everything else written as UTF-8.
-    static func quoted(_ string: String) -> String {
+    public static func quoted(_ string: String) -> String {
         var out = "\""
         for scalar in string.unicodeScalars {
             switch scalar {

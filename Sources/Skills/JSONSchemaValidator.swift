@@ -1,4 +1,5 @@
 import Foundation
+import ModelFormats
 
 /// One way an instance fails its schema, at a JSON pointer into the instance:
 /// `/actions/0/API_params/box_threshold: 1.5 is above the maximum 1`.
@@ -187,7 +188,7 @@ public struct JSONSchemaValidator: Sendable {
 
     static func checkString(_ string: String, _ s: [String: JSONValue], _ pointer: String, _ state: inout State) {
         let length = string.unicodeScalars.count
-        let shown = JSONValue.quote(string)
+        let shown = JSONText.quoted(string)
         if let min = s["minLength"]?.numberValue, Double(length) < min {
             state.fail(pointer, "\(shown) is shorter than the minimum length \(JSONValue.format(min))")
         }
@@ -225,7 +226,7 @@ public struct JSONSchemaValidator: Sendable {
         case .null: "null"
         case .bool(let b): "boolean \(b)"
         case .number(let n): "\(value.schemaType) \(JSONValue.format(n))"
-        case .string(let s): "string \(JSONValue.quote(s))"
+        case .string(let s): "string \(JSONText.quoted(s))"
         case .array: "array"
         case .object: "object"
         }

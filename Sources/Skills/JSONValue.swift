@@ -1,4 +1,5 @@
 import Foundation
+import ModelFormats
 
 /// A JSON document as a value tree: schemas, tool-call parameters and examples are all kept
 /// in this form so that they can be validated, compared and printed without Foundation's
@@ -41,10 +42,10 @@ public enum JSONValue: Sendable, Equatable, Hashable {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"
         case .number(let n): return Self.format(n)
-        case .string(let s): return Self.quote(s)
+        case .string(let s): return JSONText.quoted(s)
         case .array(let a): return "[" + a.map(\.compactJSON).joined(separator: ",") + "]"
         case .object(let o):
-            return "{" + o.keys.sorted().map { Self.quote($0) + ":" + o[$0]!.compactJSON }.joined(separator: ",") + "}"
+            return "{" + o.keys.sorted().map { JSONText.quoted($0) + ":" + o[$0]!.compactJSON }.joined(separator: ",") + "}"
         }
     }
 
@@ -52,22 +53,6 @@ public enum JSONValue: Sendable, Equatable, Hashable {
     static func format(_ n: Double) -> String {
         if n.isFinite, n.rounded() == n, abs(n) < 1e15 { return String(Int64(n)) }
         return String(n)
-    }
-
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
 

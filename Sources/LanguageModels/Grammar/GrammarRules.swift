@@ -1,3 +1,5 @@
+import ModelFormats
+
 /// The schema compiled into a small grammar: the rules the byte-level recogniser
 /// (``JSONGrammar``) interprets.
 ///
@@ -74,7 +76,7 @@ struct GrammarCompiler {
                 result = add(.empty)
             } else {
                 var parts: [Int32] = first ? [] : [separator()]
-                parts += [literal(jsonQuoted(properties[i].name) + ":"), whitespace(), values[i], tail(i + 1, false)]
+                parts += [literal(JSONText.quoted(properties[i].name) + ":"), whitespace(), values[i], tail(i + 1, false)]
                 let present = add(.sequence(parts))
                 result = properties[i].isRequired ? present : add(.choice([present, tail(i + 1, first)]))
             }

@@ -1,4 +1,5 @@
 import Foundation
+import ModelFormats
 
 /// The subset of JSON Schema that constrained decoding understands, as a value.
 ///
@@ -79,7 +80,7 @@ public enum JSONScalar: Sendable, Hashable {
     /// The compact JSON text of the value: what the grammar makes the model write.
     public var jsonText: String {
         switch self {
-        case .string(let s): jsonQuoted(s)
+        case .string(let s): JSONText.quoted(s)
         case .integer(let i): String(i)
         case .number(let d): d.isFinite ? (d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d)) : "null"
         case .bool(let b): b ? "true" : "false"
@@ -99,24 +100,6 @@ public enum JSONSchemaError: Error, Equatable, CustomStringConvertible {
         case .invalid(let why): "invalid JSON Schema: \(why)"
         }
     }
-}
-
-/// `s` as a JSON string literal: quotes, backslashes and control characters escaped, the rest
-/// as UTF-8 (the form the string grammar accepts).
-func jsonQuoted(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }
 
 extension JSONSchema {
