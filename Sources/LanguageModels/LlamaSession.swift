@@ -52,7 +52,8 @@ public final class LlamaSession {
         // for single tokens.
         scores = Buffer(max(maxBatch * model.pool.threadCount, c.headCount) * self.capacity)
         activations = QuantizedActivations(capacity: max(c.hiddenSize, c.intermediateSize, c.queryWidth))
-        blockSums = Buffer(max(c.hiddenSize, c.intermediateSize, c.queryWidth) / 32 * model.pool.threadCount + 64)
+        // One sum per 32-value block of the widest input vector; all threads read the same sums.
+        blockSums = Buffer(max(c.hiddenSize, c.intermediateSize, c.queryWidth) / 32 + 1)
         // Room for the largest layer matrix as floats; the vocabulary projection only ever runs
         // one row at a time, through the fused kernels.
         dequantized = Buffer(model.layers.flatMap { [$0.query, $0.key, $0.value, $0.attentionOutput, $0.gate, $0.up, $0.down] }
