@@ -36,8 +36,8 @@ let package = Package(
         .target(name: "VisionModels", dependencies: ["Tensors", "ModelFormats", "Imaging"], swiftSettings: fastMath),
         .target(name: "LLaVA", dependencies: ["VisionModels", "LanguageModels", "ModelFormats", "Tensors"], swiftSettings: fastMath),
 
-        // Skills: manifests, the registry, parameter validation.
-        .target(name: "Skills", dependencies: ["ModelFormats", .product(name: "Yams", package: "Yams")]),
+        // Skills: manifests, the registry, parameter validation, transports, artifacts, records.
+        .target(name: "Skills", dependencies: ["ModelFormats", "ModelStore", .product(name: "Yams", package: "Yams")]),
 
         // Installed assets: where they live and whether they are intact.
         .target(name: "ModelStore", dependencies: ["COpenSSL"]),
@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
         .testTarget(name: "VisionModelsTests", dependencies: ["VisionModels", "ModelStore", "ModelFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "ModelStore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SkillsTests", dependencies: ["Skills"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SkillsTests", dependencies: ["Skills", "ModelStore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LLaVATests", dependencies: ["LLaVA", "LanguageModels", "Tensors", "ModelStore", "Imaging", "Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelStore"], resources: [.copy("Fixtures")]),
     ]

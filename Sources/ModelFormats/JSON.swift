@@ -1,20 +1,20 @@
-/// A small, strict JSON parser and string quoter for safetensors headers.
+/// A small, strict JSON parser and string quoter (safetensors headers, skill outputs).
 ///
 /// Why not `JSONSerialization` or `JSONDecoder`: they read numbers as `Double` (an offset past
 /// 2^53 would silently change), keep the last of two duplicate keys (which hides a duplicate
 /// tensor name), and lose key order. This parser keeps numbers as their text, objects as
 /// ordered pairs, and bounds nesting, which is all a header needs.
-enum JSONValue: Equatable {
+public enum JSONTree: Equatable, Sendable {
     case null
     case bool(Bool)
     /// The number's text, already checked against the JSON grammar.
     case number(String)
     case string(String)
-    case array([JSONValue])
+    case array([JSONTree])
     /// Members in document order; duplicates are kept for the caller to reject.
-    case object([(key: String, value: JSONValue)])
+    case object([(key: String, value: JSONTree)])
 
-    static func == (a: JSONValue, b: JSONValue) -> Bool {
+    public static func == (a: JSONTree, b: JSONTree) -> Bool {
         switch (a, b) {
         case (.null, .null): true
         case (.bool(let x), .bool(let y)): x == y
@@ -48,13 +48,15 @@ enum JSONValue: Equatable {
 }
 
 /// A syntax error: what was wrong and at which byte of the document.
-struct JSONSyntaxError: Error {
-    let offset: Int
-    let message: String
+public struct JSONSyntaxError: Error, Sendable, CustomStringConvertible {
+    public let offset: Int
+    public let message: String
+
+    public var description: String { "\(message) at byte \(offset)" }
 }
 
 /// Recursive-descent parser over UTF-8 bytes (validated as UTF-8 by the caller).
-struct JSONParser {
+public struct JSONParser {
     /// Deepest nesting of arrays and objects accepted; a safetensors header needs 3.
     static let maximumDepth = 64
 
@@ -66,7 +68,8 @@ struct JSONParser {
     }
 
     /// Parses one JSON value that must fill the whole input, give or take whitespace.
-    static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONSyntaxError) -> JSONValue {
+    /// The bytes must be valid UTF-8 (checked by the caller).
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONSyntaxError) -> JSONTree {
         var parser = JSONParser(bytes)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
@@ -90,7 +93,7 @@ struct JSONParser {
         position += 1
     }
 
-    private mutating func parseValue(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+    private mutating func parseValue(depth: Int) throws(JSONSyntaxError) -> JSONTree {
         guard let byte = current else { throw failure("unexpected end of input") }
         switch byte {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
@@ -113,10 +116,10 @@ struct JSONParser {
         position += length
     }
 
-    private mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+    private mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONTree {
         guard depth <= Self.maximumDepth else { throw failure("nested more than \(Self.maximumDepth) levels deep") }
         position += 1
-        var members: [(key: String, value: JSONValue)] = []
+        var members: [(key: String, value: JSONTree)] = []
         skipWhitespace()
         if current == UInt8(ascii: "}") { position += 1; return .object(members) }
         while true {
@@ -134,10 +137,10 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseArray(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+    private mutating func parseArray(depth: Int) throws(JSONSyntaxError) -> JSONTree {
         guard depth <= Self.maximumDepth else { throw failure("nested more than \(Self.maximumDepth) levels deep") }
         position += 1
-        var elements: [JSONValue] = []
+        var elements: [JSONTree] = []
         skipWhitespace()
         if current == UInt8(ascii: "]") { position += 1; return .array(elements) }
         while true {

@@ -31,7 +31,7 @@ struct SafeTensorsHeaderParser {
         guard headerBytes.first == UInt8(ascii: "{") else {
             throw error(.invalidJSON, "header", "the JSON header must start with '{'")
         }
-        let json: JSONValue
+        let json: JSONTree
         do {
             json = try JSONParser.parse(headerBytes)
         } catch {
@@ -60,7 +60,7 @@ struct SafeTensorsHeaderParser {
         return Header(metadata: metadata ?? [:], tensors: tensors, headerLength: headerLength)
     }
 
-    private func parseMetadata(_ value: JSONValue) throws -> [String: String] {
+    private func parseMetadata(_ value: JSONTree) throws -> [String: String] {
         guard case .object(let members) = value else {
             throw error(.wrongFieldType, "__metadata__", "is \(value.kind), expected an object of strings")
         }
@@ -76,16 +76,16 @@ struct SafeTensorsHeaderParser {
         return metadata
     }
 
-    private func parseTensor(named name: String, _ value: JSONValue, dataLength: Int) throws -> SafeTensorsTensorInfo {
+    private func parseTensor(named name: String, _ value: JSONTree, dataLength: Int) throws -> SafeTensorsTensorInfo {
         let field = "tensor '\(name)'"
         guard case .object(let members) = value else {
             throw error(.wrongFieldType, field, "is \(value.kind), expected an object with dtype, shape and data_offsets")
         }
-        var fields: [String: JSONValue] = [:]
+        var fields: [String: JSONTree] = [:]
         for (key, entry) in members where fields.updateValue(entry, forKey: key) != nil {
             throw error(.duplicateKey, "\(field) \(key)", "appears more than once")
         }
-        func required(_ key: String) throws -> JSONValue {
+        func required(_ key: String) throws -> JSONTree {
             guard let entry = fields[key] else { throw error(.missingField, "\(field) \(key)", "is missing") }
             return entry
         }
