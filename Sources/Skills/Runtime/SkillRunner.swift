@@ -33,10 +33,10 @@ public actor SkillRunner {
     /// stops waiting for it.
     static let watchdogGrace: Duration = .seconds(2)
 
-    public let registry: SkillRegistry
-    public let artifacts: ArtifactStore
-    public let log: CallLog?
-    public let mode: Mode
+    public nonisolated let registry: SkillRegistry
+    public nonisolated let artifacts: ArtifactStore
+    public nonisolated let log: CallLog?
+    public nonisolated let mode: Mode
     private let makeTransport: TransportFactory
     private var transports: [String: any SkillTransport] = [:]
     private var gates: [String: ConcurrencyGate] = [:]

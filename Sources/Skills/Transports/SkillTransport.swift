@@ -101,7 +101,8 @@ extension SkillReply {
     public static func decode(_ value: JSONValue, skill: String, outputDirectory: URL,
                               log: String = "") throws(SkillError) -> SkillReply {
         guard case .object(var object) = value else {
-            throw SkillError(.badOutput, skill: skill, "the output is \(value.schemaType == "integer" ? "a number" : "a \(value.schemaType)"); expected a JSON object")
+            let kind = ["array": "an array", "string": "a string", "boolean": "a boolean", "null": "null"][value.schemaType] ?? "a number"
+            throw SkillError(.badOutput, skill: skill, "the output is \(kind); expected a JSON object")
         }
         if let message = object["error"]?.stringValue, Set(object.keys).isSubset(of: ["error", "details"]) {
             throw SkillError(.toolError, skill: skill, message)
