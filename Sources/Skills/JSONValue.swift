@@ -49,6 +49,24 @@ public enum JSONValue: Sendable, Equatable, Hashable {
         }
     }
 
+    /// Indented JSON with sorted keys, for people; short arrays of scalars stay on one line.
+    public var prettyJSON: String { pretty(indent: "") }
+
+    private func pretty(indent: String) -> String {
+        let inner = indent + "  "
+        switch self {
+        case .array(let items) where !items.isEmpty:
+            let scalars = items.allSatisfy { if case .array = $0 { false } else if case .object = $0 { false } else { true } }
+            if scalars && compactJSON.count <= 80 { return compactJSON }
+            return "[\n" + items.map { inner + $0.pretty(indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
+        case .object(let members) where !members.isEmpty:
+            return "{\n" + members.keys.sorted().map { inner + JSONText.quoted($0) + ": " + members[$0]!.pretty(indent: inner) }
+                .joined(separator: ",\n") + "\n\(indent)}"
+        default:
+            return compactJSON
+        }
+    }
+
     /// Integral values print without a fraction (`1`, not `1.0`), as a person wrote them.
     static func format(_ n: Double) -> String {
         if n.isFinite, n.rounded() == n, abs(n) < 1e15 { return String(Int64(n)) }

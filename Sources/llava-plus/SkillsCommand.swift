@@ -7,7 +7,7 @@ struct SkillsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skills",
         abstract: "Check, list and describe the skills declared by manifests.",
-        subcommands: [List.self, Info.self, Validate.self],
+        subcommands: [List.self, Info.self, Validate.self, Call.self, Test.self],
         defaultSubcommand: List.self
     )
 
@@ -26,18 +26,21 @@ struct SkillsCommand: ParsableCommand {
         }
     }
 
-    struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the skills: name, version, transport, aliases.")
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the skills: name, version, transport, health, aliases.")
 
         @OptionGroup var folders: Folders
 
-        func run() throws {
+        func run() async throws {
             let registry = folders.registry()
+            // Health checks start nothing: a persistent skill not yet running is "ready", an
+            // HTTP service is probed at its health path.
+            let runner = SkillRunner(registry: registry, artifacts: try ArtifactStore.temporary())
+            defer { try? FileManager.default.removeItem(at: runner.artifacts.directory) }
             var rows = [["NAME", "VERSION", "TRANSPORT", "HEALTH", "ALIASES"]]
             for manifest in registry.manifests {
-                // Health needs the transports (not written yet); say so rather than guess.
-                rows.append([manifest.name, manifest.version.description, manifest.transport.kind, "unchecked",
-                             manifest.aliases.joined(separator: ", ")])
+                rows.append([manifest.name, manifest.version.description, manifest.transport.kind,
+                             await runner.health(of: manifest.name).description, manifest.aliases.joined(separator: ", ")])
             }
             print(table(rows))
             // Listing shows what is usable; broken manifests are flagged, not fatal here

@@ -116,6 +116,9 @@ public actor SkillRunner {
                 + (suggestion.map { "; did you mean '\($0)'?" } ?? "")
                 + " (skills: \(registry.manifests.map(\.name).joined(separator: ", ")))"))
         case .failure(.invalidParams(let name, let violations)):
+            if let manifest = registry.manifest(named: name) {
+                (record.skill, record.version) = (manifest.name, manifest.version.description)
+            }
             return .failure(SkillError(.invalidParams, skill: name, violations.map(\.description).joined(separator: "; ")))
         case .success(let call):
             validated = call
@@ -146,7 +149,7 @@ public actor SkillRunner {
 
     /// Parameters whose schema `format` is `artifact` or ends in `-artifact` (`image-artifact`,
     /// `mask-artifact`): their values are artifact ids of the conversation.
-    static func artifactParameters(of manifest: SkillManifest) -> [String] {
+    public static func artifactParameters(of manifest: SkillManifest) -> [String] {
         let properties = manifest.inputSchema["properties"]?.objectValue ?? [:]
         return properties.keys.sorted().filter {
             guard let format = properties[$0]?["format"]?.stringValue else { return false }
