@@ -39,6 +39,9 @@ let package = Package(
         // Skills: manifests, the registry, parameter validation, transports, artifacts, records.
         .target(name: "Skills", dependencies: ["ModelFormats", "ModelStore", .product(name: "Yams", package: "Yams")]),
 
+        // The agent: tool-call codec, loop, transcripts, model backends.
+        .target(name: "Agent", dependencies: ["Skills"]),
+
         // Installed assets: where they live and whether they are intact.
         .target(name: "ModelStore", dependencies: ["COpenSSL"]),
 
@@ -64,6 +67,7 @@ let package = Package(
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
         .testTarget(name: "VisionModelsTests", dependencies: ["VisionModels", "ModelStore", "ModelFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "ModelStore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Skills"]),
         .testTarget(name: "SkillsTests", dependencies: ["Skills", "ModelStore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LLaVATests", dependencies: ["LLaVA", "LanguageModels", "Tensors", "ModelStore", "Imaging", "Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelStore"], resources: [.copy("Fixtures")]),

@@ -37,15 +37,22 @@ public enum JSONValue: Sendable, Equatable, Hashable {
     public subscript(key: String) -> JSONValue? { objectValue?[key] }
 
     /// Compact JSON with sorted keys, so that messages and tests are deterministic.
-    public var compactJSON: String {
+    public var compactJSON: String { serialized(comma: ",", colon: ":") }
+
+    /// One-line JSON with sorted keys and a space after `,` and `:`, as Python's `json.dumps`
+    /// writes it (and as LLaVA-Plus training data shows tool calls).
+    public var spacedJSON: String { serialized(comma: ", ", colon: ": ") }
+
+    private func serialized(comma: String, colon: String) -> String {
         switch self {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"
         case .number(let n): return Self.format(n)
         case .string(let s): return JSONText.quoted(s)
-        case .array(let a): return "[" + a.map(\.compactJSON).joined(separator: ",") + "]"
+        case .array(let a): return "[" + a.map { $0.serialized(comma: comma, colon: colon) }.joined(separator: comma) + "]"
         case .object(let o):
-            return "{" + o.keys.sorted().map { JSONText.quoted($0) + ":" + o[$0]!.compactJSON }.joined(separator: ",") + "}"
+            return "{" + o.keys.sorted().map { JSONText.quoted($0) + colon + o[$0]!.serialized(comma: comma, colon: colon) }
+                .joined(separator: comma) + "}"
         }
     }
 
