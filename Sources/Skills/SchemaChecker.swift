@@ -14,7 +14,8 @@ enum SchemaChecker {
         "pattern", "items", "minItems", "maxItems", "default", "format", "description", "title",
     ]
     static let types = ["object", "array", "string", "number", "integer", "boolean", "null"]
-    static let formats = ["image-artifact"]
+    /// Formats whose values are artifact ids of the conversation (see `SkillRunner.artifactParameters`).
+    static let formats = ["image-artifact", "mask-artifact", "artifact"]
 
     /// Checks `node` and returns it as JSON if it has no problems. `topLevel` demands
     /// `type: object`, since a call's parameters are always an object.
