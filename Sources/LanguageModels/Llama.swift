@@ -34,6 +34,8 @@ public final class Llama: @unchecked Sendable {
     public let output: WeightMatrix
     /// The threads that run matrix-vector products and attention.
     public let pool: ThreadPool
+    /// The RoPE angle per position of each pair of head dimensions, scaling applied (computed once).
+    public let ropeInverseFrequencies: [Float]
 
     /// Assembles a model, checking every matrix's shape against the configuration.
     public init(configuration c: LlamaConfiguration, tokenEmbedding: WeightMatrix, layers: [Layer],
@@ -64,7 +66,11 @@ public final class Llama: @unchecked Sendable {
         guard c.headCount % c.keyValueHeadCount == 0 else {
             throw ModelError.invalid("\(c.headCount) heads cannot share \(c.keyValueHeadCount) key/value heads")
         }
+        if case .frequencyDivisors(let divisors) = c.ropeScaling, divisors.count != c.headDimension / 2 {
+            throw ModelError.shapeMismatch(tensor: "rope_freqs.weight", expected: [c.headDimension / 2], found: [divisors.count])
+        }
         configuration = c
+        ropeInverseFrequencies = c.ropeInverseFrequencies()
         self.tokenEmbedding = tokenEmbedding
         self.layers = layers
         self.outputNorm = outputNorm

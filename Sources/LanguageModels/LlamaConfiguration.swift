@@ -1,3 +1,5 @@
+import Foundation
+
 /// The shape of a LLaMA-family decoder, from GGUF metadata or a Hugging Face `config.json`.
 public struct LlamaConfiguration: Sendable, Equatable {
     /// How RoPE pairs up the dimensions of each head.
@@ -6,6 +8,20 @@ public struct LlamaConfiguration: Sendable, Equatable {
         case interleaved
         /// Split halves `(i, i + d/2)`: Hugging Face checkpoints (`rotate_half`).
         case halves
+    }
+
+    /// How the rotary frequencies are stretched for contexts longer than the pre-training one.
+    public enum RopeScaling: Sendable, Equatable {
+        case none
+        /// Every frequency divided by `factor` (positions compressed by it).
+        case linear(factor: Float)
+        /// LLaMA-3.1's: wavelengths longer than `originalContextLength / lowFrequencyFactor` are
+        /// stretched by `factor`, those shorter than `originalContextLength / highFrequencyFactor`
+        /// kept, and those between blended smoothly.
+        case llama3(factor: Float, lowFrequencyFactor: Float, highFrequencyFactor: Float, originalContextLength: Int)
+        /// Each frequency divided by its own divisor: llama.cpp's `rope_freqs.weight` tensor
+        /// (how GGUF files store llama3 scaling), one per pair of dimensions.
+        case frequencyDivisors([Float])
     }
 
     public var vocabularySize: Int
@@ -17,13 +33,14 @@ public struct LlamaConfiguration: Sendable, Equatable {
     public var headDimension: Int
     public var ropeTheta: Float
     public var ropeStyle: RopeStyle
+    public var ropeScaling: RopeScaling
     public var rmsNormEpsilon: Float
     /// The longest context the model was trained for.
     public var contextLength: Int
 
     public init(vocabularySize: Int, hiddenSize: Int, intermediateSize: Int, layerCount: Int, headCount: Int,
                 keyValueHeadCount: Int, headDimension: Int? = nil, ropeTheta: Float, ropeStyle: RopeStyle,
-                rmsNormEpsilon: Float, contextLength: Int) {
+                ropeScaling: RopeScaling = .none, rmsNormEpsilon: Float, contextLength: Int) {
         self.vocabularySize = vocabularySize
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
@@ -33,8 +50,32 @@ public struct LlamaConfiguration: Sendable, Equatable {
         self.headDimension = headDimension ?? hiddenSize / headCount
         self.ropeTheta = ropeTheta
         self.ropeStyle = ropeStyle
+        self.ropeScaling = ropeScaling
         self.rmsNormEpsilon = rmsNormEpsilon
         self.contextLength = contextLength
+    }
+
+    /// The angle per position of each pair of a head's dimensions (`headDimension / 2` of them),
+    /// `ropeTheta^(-2i/d)` adjusted by ``ropeScaling``, in single precision as `transformers` computes it.
+    public func ropeInverseFrequencies() -> [Float] {
+        (0..<headDimension / 2).map { pair in
+            let frequency = 1 / powf(ropeTheta, Float(2 * pair) / Float(headDimension))
+            switch ropeScaling {
+            case .none:
+                return frequency
+            case .linear(let factor):
+                return frequency / factor
+            case .llama3(let factor, let low, let high, let original):
+                let wavelength = 2 * Float.pi / frequency
+                let context = Float(original)
+                if wavelength < context / high { return frequency }
+                if wavelength > context / low { return frequency / factor }
+                let smooth = (context / wavelength - low) / (high - low)
+                return (1 - smooth) * frequency / factor + smooth * frequency
+            case .frequencyDivisors(let divisors):
+                return frequency / divisors[pair]
+            }
+        }
     }
 
     /// Width of the query projection.

@@ -65,8 +65,32 @@ extension LlamaConfiguration {
             headDimension: m["llama.rope.dimension_count"]?.int ?? hidden / heads,
             ropeTheta: m["llama.rope.freq_base"]?.float ?? 10_000,
             ropeStyle: .interleaved,
+            ropeScaling: try Self.ropeScaling(gguf: gguf),
             rmsNormEpsilon: try m.requireFloat("llama.attention.layer_norm_rms_epsilon"),
             contextLength: try m.requireInt("llama.context_length"))
+    }
+
+    /// `llama.rope.scaling.type` (`none`, or `linear` with `llama.rope.scaling.factor`) and the
+    /// `rope_freqs.weight` tensor llama.cpp's converter stores for LLaMA-3's llama3 scaling.
+    static func ropeScaling(gguf: GGUFFile) throws -> RopeScaling {
+        let type = gguf.metadata["llama.rope.scaling.type"]?.string ?? "none"
+        let divisors = gguf.tensorInfo("rope_freqs.weight") == nil ? nil : try gguf.tensor("rope_freqs.weight").scalars
+        switch (type, divisors) {
+        case ("none", nil): return .none
+        case ("none", let divisors?):
+            guard divisors.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+                throw ModelError.invalid("\(gguf.name): rope_freqs.weight holds a divisor that is not a positive number")
+            }
+            return .frequencyDivisors(divisors)
+        case ("linear", nil):
+            let factor = try gguf.metadata.requireFloat("llama.rope.scaling.factor")
+            guard factor > 0, factor.isFinite else {
+                throw ModelError.invalid("\(gguf.name): llama.rope.scaling.factor is \(factor), expected a positive number")
+            }
+            return .linear(factor: factor)
+        default:
+            throw ModelError.unsupported("\(gguf.name): llama.rope.scaling.type '\(type)'\(divisors == nil ? "" : " with rope_freqs.weight") (known: none, linear, and rope_freqs.weight alone)")
+        }
     }
 }
 
@@ -116,15 +140,22 @@ public struct HuggingFaceLlamaConfig: Decodable, Sendable {
     var rms_norm_eps: Float
     var max_position_embeddings: Int
     var tie_word_embeddings: Bool?
-    /// transformers 4.x keeps it here ...
+    /// transformers 4.x keeps the RoPE base here and its scaling in `rope_scaling` ...
     var rope_theta: Float?
-    /// ... and 5.x in `rope_parameters`.
+    var rope_scaling: RopeParameters?
+    /// ... and 5.x both in `rope_parameters`.
     var rope_parameters: RopeParameters?
     var model_type: String?
 
     struct RopeParameters: Decodable, Sendable {
         var rope_theta: Float?
         var rope_type: String?
+        /// The 4.x spelling of `rope_type`.
+        var type: String?
+        var factor: Float?
+        var low_freq_factor: Float?
+        var high_freq_factor: Float?
+        var original_max_position_embeddings: Int?
     }
 
     /// Reads `config.json`, naming the file in any error.
@@ -144,15 +175,43 @@ public struct HuggingFaceLlamaConfig: Decodable, Sendable {
         if let type = model_type, type != "llama" {
             throw ModelError.unsupported("\(source): model_type '\(type)'; this decoder runs 'llama'")
         }
-        if let ropeType = rope_parameters?.rope_type, ropeType != "default" {
-            throw ModelError.unsupported("\(source): rope_type '\(ropeType)'")
-        }
         return LlamaConfiguration(
             vocabularySize: vocab_size, hiddenSize: hidden_size, intermediateSize: intermediate_size,
             layerCount: num_hidden_layers, headCount: num_attention_heads,
             keyValueHeadCount: num_key_value_heads ?? num_attention_heads, headDimension: head_dim,
             ropeTheta: rope_parameters?.rope_theta ?? rope_theta ?? 10_000, ropeStyle: .halves,
+            ropeScaling: try ropeScaling(source: source),
             rmsNormEpsilon: rms_norm_eps, contextLength: max_position_embeddings)
+    }
+
+    /// The scaling `rope_parameters` (5.x) or `rope_scaling` (4.x) names: `default`, `linear`
+    /// (`factor`) or `llama3` (`factor`, `low_freq_factor`, `high_freq_factor`,
+    /// `original_max_position_embeddings`).
+    private func ropeScaling(source: String) throws -> LlamaConfiguration.RopeScaling {
+        let parameters = rope_parameters ?? rope_scaling
+        func positive<Value: Comparable & Numeric>(_ value: Value?, _ name: String) throws -> Value {
+            guard let value, value > 0 else {
+                throw ModelError.invalid("\(source): RoPE scaling needs \(name) > 0, found \(value.map { "\($0)" } ?? "none")")
+            }
+            return value
+        }
+        switch parameters?.rope_type ?? parameters?.type ?? "default" {
+        case "default":
+            return .none
+        case "linear":
+            return .linear(factor: try positive(parameters?.factor, "factor"))
+        case "llama3":
+            let low = try positive(parameters?.low_freq_factor, "low_freq_factor")
+            let high = try positive(parameters?.high_freq_factor, "high_freq_factor")
+            guard high > low else {
+                throw ModelError.invalid("\(source): llama3 RoPE scaling needs high_freq_factor (\(high)) > low_freq_factor (\(low))")
+            }
+            return .llama3(factor: try positive(parameters?.factor, "factor"), lowFrequencyFactor: low, highFrequencyFactor: high,
+                           originalContextLength: try positive(parameters?.original_max_position_embeddings,
+                                                               "original_max_position_embeddings"))
+        case let other:
+            throw ModelError.unsupported("\(source): rope_type '\(other)' (known: default, linear, llama3)")
+        }
     }
 }
 

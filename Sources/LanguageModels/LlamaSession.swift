@@ -240,7 +240,7 @@ public final class LlamaSession {
         for i in 0..<n {
             let p = Float(position + i)
             for pair in 0..<half {
-                let theta = p * powf(c.ropeTheta, -2 * Float(pair) / Float(c.headDimension))
+                let theta = p * model.ropeInverseFrequencies[pair]
                 let cosine = cosf(theta), sine = sinf(theta)
                 let (a, b) = c.ropeStyle == .interleaved ? (2 * pair, 2 * pair + 1) : (pair, pair + half)
                 for (buffer, heads) in [(query.pointer + i * c.queryWidth, c.headCount),

@@ -53,7 +53,7 @@ public final class TextGenerator {
                           template: .chatML, contextLength: contextLength)
         } else {
             let gguf = try GGUFFile(url: url)
-            try self.init(model: Llama(gguf: gguf, threads: threads), tokenizer: BPETokenizer(gguf: gguf),
+            try self.init(model: Llama(gguf: gguf, threads: threads), tokenizer: makeTokenizer(gguf: gguf),
                           template: ChatTemplate(gguf: gguf) ?? .chatML, contextLength: contextLength)
         }
     }

@@ -91,6 +91,11 @@ struct AddedTokenMatcher: Sendable {
         return out
     }
 
+    /// The longest token at `position` that ends by `end`: its id and length in bytes.
+    func match(_ bytes: [UInt8], at position: Int, before end: Int) -> (id: Int, length: Int)? {
+        longestMatch(bytes, at: position, before: end).map { (tokens[$0].id, contents[$0].count) }
+    }
+
     private func longestMatch(_ bytes: [UInt8], at position: Int, before end: Int) -> Int? {
         for index in byFirstByte[Int(bytes[position])] {
             let content = contents[index]

@@ -160,8 +160,9 @@ private struct WordKey: Hashable {
     }
 }
 
-/// A binary min-heap of packed `rank << 32 | position` keys: lowest rank, then leftmost.
-private struct MinHeap {
+/// A binary min-heap of packed `priority << 32 | position` keys: smallest priority value, then
+/// leftmost (BPE merge ranks here, SentencePiece scores in ``SentencePieceTokenizer``).
+struct MinHeap {
     private var items: [UInt64] = []
 
     mutating func push(_ item: UInt64) {

@@ -14,6 +14,8 @@ public struct StreamingDecoder: Sendable {
     public let tokenizer: any Tokenizer
     public let skipSpecialTokens: Bool
     private var pending: [UInt8] = []
+    /// No text token has arrived yet (a SentencePiece tokenizer drops the first one's leading space).
+    private var atTextStart = true
 
     public init(tokenizer: any Tokenizer, skipSpecialTokens: Bool = false) {
         self.tokenizer = tokenizer
@@ -25,8 +27,14 @@ public struct StreamingDecoder: Sendable {
 
     /// Adds a token; returns the text it completes (possibly empty).
     public mutating func append(_ id: Int) -> String {
-        if skipSpecialTokens && tokenizer.isSpecialToken(id) { return "" }
-        pending += tokenizer.bytes(forToken: id)
+        guard id >= 0, id < tokenizer.vocabularySize else { return "" }
+        if tokenizer.isSpecialToken(id) {
+            if skipSpecialTokens { return "" }
+            pending += tokenizer.bytes(forToken: id)
+        } else {
+            pending += tokenizer.bytes(forToken: id, atTextStart: atTextStart)
+            atTextStart = false
+        }
         let cut = Self.completePrefixLength(pending)
         guard cut > 0 else { return "" }
         let text = String(decoding: pending[..<cut], as: UTF8.self)
@@ -43,7 +51,10 @@ public struct StreamingDecoder: Sendable {
 
     /// Ends the stream: returns the held-back bytes, with U+FFFD for an incomplete character.
     public mutating func finish() -> String {
-        defer { pending.removeAll() }
+        defer {
+            pending.removeAll()
+            atTextStart = true
+        }
         return String(decoding: pending, as: UTF8.self)
     }
 

@@ -1,6 +1,17 @@
 import Foundation
 import ModelFormats
 
+/// The tokenizer a GGUF file's `tokenizer.ggml.model` names: `gpt2` gives a byte-level
+/// ``BPETokenizer``, `llama` a ``SentencePieceTokenizer``.
+public func makeTokenizer(gguf: GGUFFile) throws -> any Tokenizer {
+    let model = try gguf.metadata.requireString("tokenizer.ggml.model")
+    switch model {
+    case "gpt2": return try BPETokenizer(ggufMetadata: gguf.metadata)
+    case "llama": return try SentencePieceTokenizer(ggufMetadata: gguf.metadata)
+    default: throw TokenizerError.unsupported("GGUF tokenizer model '\(model)' (known: gpt2, llama)")
+    }
+}
+
 extension BPETokenizer {
     /// The tokenizer described by a GGUF file's `tokenizer.ggml.*` metadata.
     ///
@@ -47,6 +58,48 @@ extension BPETokenizer {
     public static let ggufPreTokenizers: [String: PreTokenizer] = [
         "smollm": .smolLM, "gpt-2": .gpt2, "llama-bpe": .llama3,
     ]
+}
+
+extension SentencePieceTokenizer {
+    /// The tokenizer described by GGUF metadata whose `tokenizer.ggml.model` is `llama`, as
+    /// llama.cpp's converter writes it: `tokens`, `scores`, `token_type`, `bos_token_id`,
+    /// `eos_token_id`, `unknown_token_id` (else the piece of type unknown), `add_bos_token`
+    /// (absent: true), `add_eos_token` (absent: false) and `add_space_prefix` (absent: true).
+    /// Byte fallback is on when the vocabulary has byte pieces, as in llama.cpp.
+    public convenience init(ggufMetadata metadata: GGUFMetadata) throws {
+        let model = try metadata.requireString("tokenizer.ggml.model")
+        guard model == "llama" else {
+            throw TokenizerError.unsupported("GGUF tokenizer model '\(model)' for SentencePiece (expected 'llama')")
+        }
+        let tokens = try metadata.requireStrings("tokenizer.ggml.tokens")
+        let scores = try metadata.requireFloats("tokenizer.ggml.scores")
+        let rawTypes = try metadata.requireInts("tokenizer.ggml.token_type")
+        guard scores.count == tokens.count, rawTypes.count == tokens.count else {
+            throw TokenizerError.invalidVocabulary(
+                "\(tokens.count) tokens but \(scores.count) scores and \(rawTypes.count) token types")
+        }
+        var pieces: [SentencePieceModel.Piece] = []
+        pieces.reserveCapacity(tokens.count)
+        for (id, raw) in rawTypes.enumerated() {
+            guard let type = TokenType(rawValue: Int32(clamping: raw)) else {
+                throw TokenizerError.invalidVocabulary("tokenizer.ggml.token_type[\(id)] is \(raw) (expected 0...6)")
+            }
+            pieces.append(.init(piece: tokens[id], score: scores[id], type: type))
+        }
+        try self.init(pieces: pieces,
+                      bosTokenId: metadata["tokenizer.ggml.bos_token_id"]?.int,
+                      eosTokenId: metadata["tokenizer.ggml.eos_token_id"]?.int,
+                      unknownTokenId: metadata["tokenizer.ggml.unknown_token_id"]?.int,
+                      addBOS: metadata["tokenizer.ggml.add_bos_token"]?.bool ?? true,
+                      addEOS: metadata["tokenizer.ggml.add_eos_token"]?.bool ?? false,
+                      addDummyPrefix: metadata["tokenizer.ggml.add_space_prefix"]?.bool ?? true,
+                      byteFallback: pieces.contains { $0.type == .byte })
+    }
+
+    /// The tokenizer of a GGUF file whose `tokenizer.ggml.model` is `llama`.
+    public convenience init(gguf: GGUFFile) throws {
+        try self.init(ggufMetadata: gguf.metadata)
+    }
 }
 
 extension ChatTemplate {

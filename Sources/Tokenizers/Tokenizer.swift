@@ -14,6 +14,10 @@ public protocol Tokenizer: Sendable {
     func decode(_ ids: [Int], skipSpecialTokens: Bool) -> String
     /// The bytes token `id` stands for in decoded text (empty for an unknown id).
     func bytes(forToken id: Int) -> [UInt8]
+    /// The bytes of token `id` where it may be the first text token of the decoded text (only
+    /// special tokens before it): SentencePiece tokenizers drop the space their encoder put before
+    /// the text there. Others return ``bytes(forToken:)``.
+    func bytes(forToken id: Int, atTextStart: Bool) -> [UInt8]
     /// The id of a vocabulary entry, written as the vocabulary stores it (`Ġthe` for " the").
     func tokenToId(_ token: String) -> Int?
     /// The vocabulary entry of an id, as stored (byte-level text for byte-level BPE).
@@ -33,6 +37,10 @@ public protocol Tokenizer: Sendable {
 }
 
 extension Tokenizer {
+    public func bytes(forToken id: Int, atTextStart: Bool) -> [UInt8] {
+        bytes(forToken: id)
+    }
+
     /// The token ids of `text`, with special tokens in the text parsed.
     public func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int] {
         encode(text, addSpecialTokens: addSpecialTokens, parseSpecialTokens: true)

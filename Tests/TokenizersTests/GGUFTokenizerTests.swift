@@ -62,4 +62,14 @@ private let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         metadata["tokenizer.ggml.pre"] = .string("deepseek-coder")
         #expect(throws: TokenizerError.self) { try BPETokenizer(ggufMetadata: metadata) }
     }
+
+    /// `makeTokenizer(gguf:)` gives the byte-level BPE for SmolLM2's `gpt2` tokenizer model.
+    @Test func factoryChoosesByteLevelBPEForGPT2() throws {
+        let (reference, _, _) = try installed()
+        let url = try ModelStore.locate(searchFrom: [checkout]).url(of: "smollm2-135m-instruct")
+        let tokenizer = try makeTokenizer(gguf: GGUFFile(url: url))
+        #expect(tokenizer is BPETokenizer)
+        let text = "<|im_start|>user\nWhat is in the picture? 🤔<|im_end|>"
+        #expect(tokenizer.encode(text) == reference.encode(text))
+    }
 }
