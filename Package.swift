@@ -37,10 +37,12 @@ let package = Package(
         .target(name: "LLaVA", dependencies: ["VisionModels", "LanguageModels", "ModelFormats", "Tensors"], swiftSettings: fastMath),
 
         // Skills: manifests, the registry, parameter validation, transports, artifacts, records.
-        .target(name: "Skills", dependencies: ["ModelFormats", "ModelStore", .product(name: "Yams", package: "Yams")]),
+        // fork/exec with a process group, rlimits and namespaces, for subprocess skills.
+        .target(name: "CProcess"),
+        .target(name: "Skills", dependencies: ["ModelFormats", "ModelStore", "CProcess", .product(name: "Yams", package: "Yams")]),
 
         // The agent: tool-call codec, loop, transcripts, model backends.
-        .target(name: "Agent", dependencies: ["Skills"]),
+        .target(name: "Agent", dependencies: ["Skills", "LLaVA", "LanguageModels", "Tokenizers", "Imaging", "Tensors"]),
 
         // Installed assets: where they live and whether they are intact.
         .target(name: "ModelStore", dependencies: ["COpenSSL"]),
@@ -49,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "llava-plus",
             dependencies: [
-                "ModelStore", "Imaging", "ModelFormats", "LanguageModels", "VisionModels", "Tokenizers", "LLaVA", "Skills",
+                "ModelStore", "Imaging", "ModelFormats", "LanguageModels", "VisionModels", "Tokenizers", "LLaVA", "Skills", "Agent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,6 +62,10 @@ let package = Package(
             dependencies: ["LanguageModels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastMath
         ),
+        .executableTarget(
+            name: "skills-bench",
+            dependencies: ["Skills", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats", "ModelStore"], resources: [.copy("Fixtures")]),
@@ -67,7 +73,7 @@ let package = Package(
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
         .testTarget(name: "VisionModelsTests", dependencies: ["VisionModels", "ModelStore", "ModelFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "ModelStore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "Skills"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "Skills", "LLaVA", "LanguageModels", "Tokenizers", "ModelFormats", "ModelStore"]),
         .testTarget(name: "SkillsTests", dependencies: ["Skills", "ModelStore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LLaVATests", dependencies: ["LLaVA", "LanguageModels", "Tensors", "ModelStore", "Imaging", "Tokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelStore"], resources: [.copy("Fixtures")]),
