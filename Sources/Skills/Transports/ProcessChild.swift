@@ -2,8 +2,8 @@ import CProcess
 import Foundation
 import Synchronization
 
-/// A running skill process, driven by dispatch sources on one serial queue so that no thread
-/// waits on it: stdin is written without blocking, stdout goes to `onStdout` as it arrives
+/// A running skill process, driven by one I/O thread that polls its pipes (and its pidfd):
+/// stdin is written without blocking, stdout goes to `onStdout` as it arrives
 /// (the consumer enforces its limits; returning false kills the process group and stops
 /// reading, so an oversized output is never read to its end), stderr is drained continuously
 /// into a bounded tail, and when the process exits the rest of its process group is killed,
@@ -11,6 +11,11 @@ import Synchronization
 ///
 /// The process leads its own group and is not reaped before the group is killed, so killing
 /// `-pid` can never reach an unrelated process that reused the number.
+///
+/// Why a thread and poll(2) rather than dispatch sources: on Linux, cancelling a libdispatch read
+/// source while its pipe has a pending event raced with the event loop and crashed the host
+/// (about 1 process in 15 under load). A thread per running process is cheap and has no such
+/// shared state; timers still run on a dispatch queue.
 final class ChildProcess: Sendable {
     let pid: Int32
     let isolation: NetworkIsolation
@@ -29,12 +34,13 @@ final class ChildProcess: Sendable {
     private let onExit: @Sendable (ProcessTermination) -> Void
     private let state = Mutex(State())
 
+    /// The wake pipe: a byte on it makes the I/O thread look at `pendingInput` again.
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+
     private struct State {
-        var stdout: Source?
-        var stderr: Source?
-        var exit: Source?
-        /// Exists only while input waits for room in the pipe.
-        var stdin: Source?
+        var stdoutOpen = true
+        var stderrOpen = true
         var stdinOpen = true
         var pendingInput: [UInt8] = []
         var closeInputWhenWritten = false
@@ -48,11 +54,6 @@ final class ChildProcess: Sendable {
     }
 
     private enum ReadResult { case data, wouldBlock, closed }
-
-    /// libdispatch sources are thread-safe; the Linux overlay just does not declare them Sendable.
-    private struct Source: @unchecked Sendable {
-        let source: any DispatchSourceProtocol
-    }
 
     /// A write to a pipe whose reader is gone must fail with EPIPE, not kill the host.
     private static let ignoreBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
@@ -91,12 +92,28 @@ final class ChildProcess: Sendable {
         case CPROCESS_ISOLATION_UNAVAILABLE: .unavailable(String(cString: strerror(child.isolation_errno)))
         default: .isolated
         }
-        let process = ChildProcess(child: child, isolation: isolation, onStdout: onStdout, onExit: onExit)
-        process.startSources()
+        var wake: [Int32] = [-1, -1]
+        // (Children close every inherited descriptor before exec, so setting close-on-exec after
+        // pipe(2) races with nothing.)
+        guard pipe(&wake) == 0 else {
+            kill(-child.pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(child.pid, &status, 0)
+            [child.stdin_fd, child.stdout_fd, child.stderr_fd, child.pid_fd].filter { $0 >= 0 }.forEach { close($0) }
+            throw SkillError(.unavailable, skill: skill, "cannot create a pipe: \(String(cString: strerror(errno)))")
+        }
+        for fd in wake {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+        let process = ChildProcess(child: child, isolation: isolation, wake: (wake[0], wake[1]), onStdout: onStdout, onExit: onExit)
+        let thread = Thread { process.run() }
+        thread.name = "skill-process-\(child.pid)"
+        thread.start()
         return process
     }
 
-    private init(child: cprocess_child, isolation: NetworkIsolation,
+    private init(child: cprocess_child, isolation: NetworkIsolation, wake: (Int32, Int32),
                  onStdout: @escaping @Sendable (ArraySlice<UInt8>) -> Bool,
                  onExit: @escaping @Sendable (ProcessTermination) -> Void) {
         pid = child.pid
@@ -104,6 +121,7 @@ final class ChildProcess: Sendable {
         stdoutFD = child.stdout_fd
         stderrFD = child.stderr_fd
         pidFD = child.pid_fd
+        (wakeRead, wakeWrite) = wake
         self.isolation = isolation
         self.onStdout = onStdout
         self.onExit = onExit
@@ -118,50 +136,57 @@ final class ChildProcess: Sendable {
         return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 
-    // The handlers hold `self` until the sources are cancelled at the exit: a process object
-    // lives as long as its process, which it must reap.
-    private func startSources() {
-        let stdout = DispatchSource.makeReadSource(fileDescriptor: stdoutFD, queue: queue)
-        stdout.setEventHandler { [self] in _ = readStdout() }
-        stdout.setCancelHandler { [fd = stdoutFD] in close(fd) }
-        let stderr = DispatchSource.makeReadSource(fileDescriptor: stderrFD, queue: queue)
-        stderr.setEventHandler { [self] in _ = readStderr() }
-        stderr.setCancelHandler { [fd = stderrFD] in close(fd) }
-        var exit: Source?
-        if pidFD >= 0 {
-            let source = DispatchSource.makeReadSource(fileDescriptor: pidFD, queue: queue)
-            source.setEventHandler { [self] in handleExit() }
-            source.setCancelHandler { [fd = pidFD] in close(fd) }
-            exit = Source(source: source)
-        } else {
-            // Kernels without pidfd_open (before 5.3): one waiting thread per process.
-            DispatchQueue.global().async { [self] in
-                var info = siginfo_t()
-                while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
-                queue.async { self.handleExit() }
+    /// The I/O thread: waits on the pipes and the pidfd (or, on kernels without pidfd_open,
+    /// checks for the exit every 20 ms) until the process has exited and been drained.
+    private func run() {
+        while true {
+            var fds: [pollfd] = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+            let (stdoutOpen, stderrOpen, wantsOutput) = state.withLock { ($0.stdoutOpen, $0.stderrOpen, $0.stdinOpen && !$0.pendingInput.isEmpty) }
+            if stdoutOpen { fds.append(pollfd(fd: stdoutFD, events: Int16(POLLIN), revents: 0)) }
+            if stderrOpen { fds.append(pollfd(fd: stderrFD, events: Int16(POLLIN), revents: 0)) }
+            if wantsOutput { fds.append(pollfd(fd: stdinFD, events: Int16(POLLOUT), revents: 0)) }
+            if pidFD >= 0 { fds.append(pollfd(fd: pidFD, events: Int16(POLLIN), revents: 0)) }
+            let ready = poll(&fds, nfds_t(fds.count), pidFD >= 0 ? -1 : 20)
+            if ready < 0 && errno != EINTR { break }
+            var exited = false
+            for entry in fds where entry.revents != 0 {
+                switch entry.fd {
+                case wakeRead:
+                    var sink = [UInt8](repeating: 0, count: 64)
+                    while Glibc.read(wakeRead, &sink, sink.count) > 0 {}
+                case stdoutFD: _ = readStdout()
+                case stderrFD: _ = readStderr()
+                case stdinFD: flushInput()
+                default: exited = true
+                }
             }
+            if pidFD < 0 {
+                var info = siginfo_t()
+                exited = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info._sifields._sigchld.si_pid == pid
+            }
+            if exited { break }
         }
-        state.withLock { state in
-            state.stdout = Source(source: stdout)
-            state.stderr = Source(source: stderr)
-            state.exit = exit
-        }
-        stdout.resume()
-        stderr.resume()
-        exit?.source.resume()
+        handleExit()
+        close(wakeRead)
+        close(wakeWrite)
+    }
+
+    /// Makes the I/O thread poll again (new input to write).
+    private func wake() {
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
     }
 
     // MARK: - Control (any thread)
 
     /// Queues `bytes` for the process's stdin (then closes it if `thenClose`), without blocking.
     func send(_ bytes: [UInt8], thenClose: Bool = false) {
-        queue.async { [self] in
-            state.withLock { state in
-                state.pendingInput += bytes
-                if thenClose { state.closeInputWhenWritten = true }
-            }
-            flushInput()
+        state.withLock { state in
+            state.pendingInput += bytes
+            if thenClose { state.closeInputWhenWritten = true }
         }
+        flushInput()
+        wake()
     }
 
     /// Closes stdin once everything queued is written.
@@ -225,23 +250,23 @@ final class ChildProcess: Sendable {
         return "\(termination); stderr ends: " + String(lines.joined(separator: " | ").suffix(1000))
     }
 
-    // MARK: - Events (on `queue`)
+    // MARK: - Events (on the I/O thread, except flushInput, which any thread may call)
 
     private func readStdout() -> ReadResult {
         // A stopped stream's descriptor may already be closed and reused: never touch it.
-        guard state.withLock({ $0.stdout != nil }) else { return .closed }
+        guard state.withLock({ $0.stdoutOpen }) else { return .closed }
         let (result, chunk) = read(stdoutFD)
         if let chunk, !onStdout(chunk[...]) {
             killGroup()
-            stop(\.stdout)
+            stop(\.stdoutOpen)
             return .closed
         }
-        if result == .closed { stop(\.stdout) }
+        if result == .closed { stop(\.stdoutOpen) }
         return result
     }
 
     private func readStderr() -> ReadResult {
-        guard state.withLock({ $0.stderr != nil }) else { return .closed }
+        guard state.withLock({ $0.stderrOpen }) else { return .closed }
         let (result, chunk) = read(stderrFD)
         if let chunk {
             state.withLock { state in
@@ -252,7 +277,7 @@ final class ChildProcess: Sendable {
                 }
             }
         }
-        if result == .closed { stop(\.stderr) }
+        if result == .closed { stop(\.stderrOpen) }
         return result
     }
 
@@ -267,12 +292,14 @@ final class ChildProcess: Sendable {
         }
     }
 
-    private func stop(_ stream: WritableKeyPath<State, Source?>) {
-        let stopped = state.withLock { state in
-            defer { state[keyPath: stream] = nil }
+    /// Stops reading a stream and closes it (only the I/O thread reads, so nothing else can be
+    /// using the descriptor).
+    private func stop(_ stream: WritableKeyPath<State, Bool>) {
+        let wasOpen = state.withLock { state in
+            defer { state[keyPath: stream] = false }
             return state[keyPath: stream]
         }
-        stopped?.source.cancel()
+        if wasOpen { close(stream == \State.stdoutOpen ? stdoutFD : stderrFD) }
     }
 
     private func flushInput() {
@@ -288,13 +315,7 @@ final class ChildProcess: Sendable {
                 } else if written < 0 && errno == EINTR {
                     continue
                 } else if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                    if state.stdin == nil {
-                        let source = DispatchSource.makeWriteSource(fileDescriptor: stdinFD, queue: queue)
-                        source.setEventHandler { [self] in flushInput() }
-                        state.stdin = Source(source: source)
-                        source.resume()
-                    }
-                    return
+                    return // the I/O thread polls for room (POLLOUT) while input is pending
                 } else {
                     // EPIPE: the skill closed its stdin. Its answer or its exit tells the rest.
                     state.pendingInput = []
@@ -302,8 +323,6 @@ final class ChildProcess: Sendable {
                     return
                 }
             }
-            state.stdin?.source.cancel()
-            state.stdin = nil
             if state.closeInputWhenWritten { closeInput(&state) }
         }
     }
@@ -311,14 +330,7 @@ final class ChildProcess: Sendable {
     private func closeInput(_ state: inout State) {
         guard state.stdinOpen else { return }
         state.stdinOpen = false
-        // A source's descriptor must stay open until the source is cancelled.
-        if let writing = state.stdin {
-            state.stdin = nil
-            writing.source.setCancelHandler { [fd = stdinFD] in close(fd) }
-            writing.source.cancel()
-        } else {
-            close(stdinFD)
-        }
+        close(stdinFD)
     }
 
     private func handleExit() {
@@ -337,9 +349,9 @@ final class ChildProcess: Sendable {
             var chunks = Self.drainLimit >> 16
             while chunks > 0, read() == .data { chunks -= 1 }
         }
-        stop(\.stdout)
-        stop(\.stderr)
-        stop(\.exit)
+        stop(\.stdoutOpen)
+        stop(\.stderrOpen)
+        if pidFD >= 0 { close(pidFD) }
         state.withLock { state in
             state.pendingInput = []
             closeInput(&state)
