@@ -176,12 +176,13 @@ public actor SkillRunner {
             return .failure(error)
         case .success(let reply):
             record.log = String(reply.log.suffix(4096))
-            return finish(reply, manifest: manifest, record: &record)
+            return finish(reply, invocation: invocation, record: &record)
         }
     }
 
     /// Stores the reply's files and checks the output against the manifest's output schema.
-    private func finish(_ reply: SkillReply, manifest: SkillManifest, record: inout CallRecord) -> Result<JSONValue, SkillError> {
+    private func finish(_ reply: SkillReply, invocation: SkillInvocation, record: inout CallRecord) -> Result<JSONValue, SkillError> {
+        let manifest = invocation.manifest
         var output = reply.result.objectValue ?? [:]
         var made: [Artifact] = []
         for (index, new) in reply.artifacts.enumerated() {
@@ -195,7 +196,10 @@ public actor SkillRunner {
                     }
                     bytes = data
                 }
-                made.append(try artifacts.add(bytes, kind: new.kind, source: new.source, box: new.box, label: new.label))
+                // Skills see paths, not ids: a file made from the call's only input image has
+                // that image as its source unless the skill says otherwise.
+                let source = new.source ?? (invocation.inputs.count == 1 ? invocation.inputs.values.first?.id : nil)
+                made.append(try artifacts.add(bytes, kind: new.kind, source: source, box: new.box, label: new.label))
             } catch {
                 return .failure(SkillError(.tooLarge, skill: manifest.name, "/artifacts/\(index): \(error)"))
             }

@@ -13,8 +13,9 @@ struct ProcessLaunch: Sendable {
     var isolateNetwork: Bool
 
     /// The host variables a skill inherits (when the host has them); nothing else of the
-    /// host's environment (tokens, keys, proxies) reaches a skill.
-    static let inheritedVariables = ["PATH", "HOME", "LANG", "TMPDIR"]
+    /// host's environment (tokens, keys, proxies) reaches a skill. `LLAVA_PLUS_MODELS` tells
+    /// skills where a relocated model store is.
+    static let inheritedVariables = ["PATH", "HOME", "LANG", "TMPDIR", "LLAVA_PLUS_MODELS"]
     /// Where a one-shot call may write new files (its output folder).
     static let outputDirectoryVariable = "LLAVA_PLUS_OUTPUT_DIR"
     /// The project root, which is also the working directory.
