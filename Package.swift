@@ -63,6 +63,12 @@ let package = Package(
             swiftSettings: fastMath
         ),
         .executableTarget(
+            name: "vision-bench",
+            dependencies: ["VisionModels", "Imaging", "Tensors", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: fastMath
+        ),
+
+        .executableTarget(
             name: "skills-bench",
             dependencies: ["Skills", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),

@@ -3,6 +3,7 @@
 // (LLaVA: the second-to-last), with or without the class token. Hugging Face weight names
 // (`vision_model.*`, under a prefix for LLaVA checkpoints).
 
+import CBLAS
 import Foundation
 import Tensors
 
@@ -23,6 +24,18 @@ public struct CLIPVisionConfiguration: Sendable, Equatable, Decodable {
         case layerNormEpsilon = "layer_norm_eps", activation = "hidden_act"
     }
 
+    /// `layer_norm_eps` and `hidden_act` may be absent (configs that omit defaults): CLIP's are
+    /// 1e-5 and quick GELU.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(hiddenSize: try c.decode(Int.self, forKey: .hiddenSize),
+                  intermediateSize: try c.decode(Int.self, forKey: .intermediateSize),
+                  layerCount: try c.decode(Int.self, forKey: .layerCount), headCount: try c.decode(Int.self, forKey: .headCount),
+                  imageSize: try c.decode(Int.self, forKey: .imageSize), patchSize: try c.decode(Int.self, forKey: .patchSize),
+                  layerNormEpsilon: try c.decodeIfPresent(Float.self, forKey: .layerNormEpsilon) ?? 1e-5,
+                  activation: try c.decodeIfPresent(String.self, forKey: .activation) ?? "quick_gelu")
+    }
+
     public init(hiddenSize: Int, intermediateSize: Int, layerCount: Int, headCount: Int, imageSize: Int,
                 patchSize: Int, layerNormEpsilon: Float = 1e-5, activation: String = "quick_gelu") {
         (self.hiddenSize, self.intermediateSize, self.layerCount, self.headCount) = (hiddenSize, intermediateSize, layerCount, headCount)
@@ -39,8 +52,8 @@ public struct CLIPVisionConfiguration: Sendable, Equatable, Decodable {
 public struct CLIPVisionTransformer: Sendable {
     public let configuration: CLIPVisionConfiguration
     let activation: ActivationFunction
-    /// `[hidden, 3 * patch * patch]`: the patch convolution as a matrix over flattened patches.
-    let patchEmbedding: [Float]
+    /// The patch convolution as a matrix over flattened patches (`[hidden, 3 * patch * patch]`).
+    let patchEmbedding: Linear
     let classEmbedding: [Float]
     let positionEmbedding: [Float]
     let preNorm: LayerNorm
@@ -48,7 +61,9 @@ public struct CLIPVisionTransformer: Sendable {
 
     struct EncoderLayer: Sendable {
         let norm1: LayerNorm, norm2: LayerNorm
-        let query: Linear, key: Linear, value: Linear, output: Linear
+        /// Query, key and value projections stacked: one product gives all three.
+        let queryKeyValue: Linear
+        let output: Linear
         let fc1: Linear, fc2: Linear
     }
 
@@ -63,7 +78,9 @@ public struct CLIPVisionTransformer: Sendable {
         configuration = c
         self.activation = activation
         let p = prefix + "embeddings."
-        patchEmbedding = try weights.tensor(p + "patch_embedding.weight", shape: [c.hiddenSize, 3, c.patchSize, c.patchSize]).scalars
+        let patchValues = 3 * c.patchSize * c.patchSize
+        patchEmbedding = Linear(inputs: patchValues, outputs: c.hiddenSize, weight: try weights.tensor(
+            p + "patch_embedding.weight", shape: [c.hiddenSize, 3, c.patchSize, c.patchSize]).scalars, bias: nil)
         classEmbedding = try weights.tensor(p + "class_embedding", shape: [c.hiddenSize]).scalars
         positionEmbedding = try weights.tensor(p + "position_embedding.weight", shape: [c.tokenCount, c.hiddenSize]).scalars
         // "pre_layrnorm" is Hugging Face's spelling.
@@ -74,9 +91,9 @@ public struct CLIPVisionTransformer: Sendable {
             return EncoderLayer(
                 norm1: try LayerNorm(weights: weights, name: l + "layer_norm1", width: h, epsilon: c.layerNormEpsilon),
                 norm2: try LayerNorm(weights: weights, name: l + "layer_norm2", width: h, epsilon: c.layerNormEpsilon),
-                query: try Linear(weights: weights, name: l + "self_attn.q_proj", inputs: h, outputs: h),
-                key: try Linear(weights: weights, name: l + "self_attn.k_proj", inputs: h, outputs: h),
-                value: try Linear(weights: weights, name: l + "self_attn.v_proj", inputs: h, outputs: h),
+                queryKeyValue: Linear(stacking: try ["q_proj", "k_proj", "v_proj"].map {
+                    try Linear(weights: weights, name: l + "self_attn." + $0, inputs: h, outputs: h)
+                }),
                 output: try Linear(weights: weights, name: l + "self_attn.out_proj", inputs: h, outputs: h),
                 fc1: try Linear(weights: weights, name: l + "mlp.fc1", inputs: h, outputs: m),
                 fc2: try Linear(weights: weights, name: l + "mlp.fc2", inputs: m, outputs: h))
@@ -85,94 +102,106 @@ public struct CLIPVisionTransformer: Sendable {
 
     /// The hidden states after `layerCount` encoder layers (0: the normalised embeddings), as
     /// `[tokens, hidden]` with the class token first — Hugging Face's `hidden_states[layerCount]`.
-    public func hiddenStates(_ pixels: Tensor, layers layerCount: Int) -> Tensor {
+    /// The work is split between `pool`'s threads.
+    public func hiddenStates(_ pixels: Tensor, layers layerCount: Int, pool: ThreadPool) -> Tensor {
         let c = configuration
         precondition(pixels.shape == [3, c.imageSize, c.imageSize], "CLIP takes [3, \(c.imageSize), \(c.imageSize)], got \(pixels.shape)")
         precondition((0...layers.count).contains(layerCount))
-        var x = preNorm(embed(pixels))
-        for layer in layers.prefix(layerCount) { x = run(layer, x) }
-        return Tensor(shape: [c.tokenCount, c.hiddenSize], scalars: x)
+        let (tokens, width) = (c.tokenCount, c.hiddenSize)
+        var states = [Float](repeating: 0, count: tokens * width)
+        // Every buffer of the forward pass, allocated once per image.
+        let scratch = Scratch(tokens: tokens, width: width, intermediate: c.intermediateSize,
+                              patchValues: 3 * c.imageSize * c.imageSize, threads: pool.threadCount)
+        defer { scratch.deallocate() }
+        states.withUnsafeMutableBufferPointer { x in
+            let x = x.baseAddress!
+            embed(pixels, into: x, scratch: scratch, pool: pool)
+            preNorm.apply(x, rows: tokens, into: x, pool: pool)
+            for layer in layers.prefix(layerCount) { run(layer, x, scratch, pool) }
+        }
+        return Tensor(shape: [tokens, width], scalars: states)
     }
 
     /// LLaVA's image features: the output of layer `selectLayer` (negative counts from the end,
     /// -1 being the last; LLaVA uses -2), without the class token unless `keepClassToken`.
-    public func features(_ pixels: Tensor, selectLayer: Int = -2, keepClassToken: Bool = false) -> Tensor {
+    public func features(_ pixels: Tensor, selectLayer: Int = -2, keepClassToken: Bool = false, pool: ThreadPool) -> Tensor {
         let layer = selectLayer < 0 ? layers.count + 1 + selectLayer : selectLayer
-        let states = hiddenStates(pixels, layers: layer)
+        let states = hiddenStates(pixels, layers: layer, pool: pool)
         if keepClassToken { return states }
         let width = configuration.hiddenSize
         return Tensor(shape: [states.shape[0] - 1, width], scalars: Array(states.scalars[width...]))
     }
 
+    /// Activations between the layers: `[tokens, width]` (`queryKeyValue`: three widths,
+    /// `hidden`: the intermediate size), plus one `[tokens, tokens]` attention score matrix per
+    /// thread. `hidden` also holds the flattened patches (`patchValues`) before the first layer.
+    private struct Scratch {
+        let normed, queryKeyValue, attended, hidden, scores: UnsafeMutablePointer<Float>
+
+        init(tokens: Int, width: Int, intermediate: Int, patchValues: Int, threads: Int) {
+            func buffer(_ count: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: count) }
+            (normed, queryKeyValue, attended) = (buffer(tokens * width), buffer(tokens * 3 * width), buffer(tokens * width))
+            hidden = buffer(max(tokens * intermediate, patchValues))
+            scores = buffer(threads * tokens * tokens)
+        }
+
+        func deallocate() {
+            for buffer in [normed, queryKeyValue, attended, hidden, scores] { buffer.deallocate() }
+        }
+    }
+
     /// Class token, then one token per patch in row-major order, plus position embeddings.
-    private func embed(_ pixels: Tensor) -> [Float] {
+    private func embed(_ pixels: Tensor, into tokens: UnsafeMutablePointer<Float>, scratch: Scratch, pool: ThreadPool) {
         let c = configuration
-        let (grid, patch, size) = (c.gridSize, c.patchSize, c.imageSize)
+        let (grid, patch, size, width) = (c.gridSize, c.patchSize, c.imageSize, c.hiddenSize)
         let patchValues = 3 * patch * patch
-        var patches = [Float](repeating: 0, count: grid * grid * patchValues)
-        for gy in 0..<grid { for gx in 0..<grid {
-            let row = (gy * grid + gx) * patchValues
-            for channel in 0..<3 { for y in 0..<patch { for x in 0..<patch {
-                patches[row + (channel * patch + y) * patch + x] =
-                    pixels.scalars[(channel * size + gy * patch + y) * size + gx * patch + x]
-            } } }
-        } }
-        var tokens = [Float](repeating: 0, count: c.tokenCount * c.hiddenSize)
-        for i in 0..<c.hiddenSize { tokens[i] = classEmbedding[i] }
-        patches.withUnsafeBufferPointer { a in
-            patchEmbedding.withUnsafeBufferPointer { w in
-                tokens.withUnsafeMutableBufferPointer { out in
-                    MatrixMultiply.gemm(m: grid * grid, n: c.hiddenSize, k: patchValues, a: a.baseAddress!,
-                                        b: w.baseAddress!, transposeB: true, c: out.baseAddress! + c.hiddenSize)
-                }
-            }
-        }
-        for i in tokens.indices { tokens[i] += positionEmbedding[i] }
-        return tokens
-    }
-
-    /// Pre-norm attention and MLP blocks, each with its residual connection.
-    private func run(_ layer: EncoderLayer, _ x: [Float]) -> [Float] {
-        let c = configuration
-        let tokens = c.tokenCount
-        let normed = layer.norm1(x)
-        let attended = layer.output(attention(q: layer.query(normed, rows: tokens), k: layer.key(normed, rows: tokens),
-                                              v: layer.value(normed, rows: tokens)), rows: tokens)
-        var h = zip(x, attended).map(+)
-        var hidden = layer.fc1(layer.norm2(h), rows: tokens)
-        activation.apply(&hidden)
-        let mlp = layer.fc2(hidden, rows: tokens)
-        for i in h.indices { h[i] += mlp[i] }
-        return h
-    }
-
-    /// Full (non-causal) multi-head attention over all tokens.
-    private func attention(q: [Float], k: [Float], v: [Float]) -> [Float] {
-        let c = configuration
-        let (tokens, width) = (c.tokenCount, c.hiddenSize)
-        let d = width / c.headCount
-        let scale = 1 / Float(d).squareRoot()
-        var out = [Float](repeating: 0, count: tokens * width)
-        var scores = [Float](repeating: 0, count: tokens * tokens)
-        var qh = [Float](repeating: 0, count: tokens * d), kh = qh, vh = qh, oh = qh
-        for h in 0..<c.headCount {
-            for t in 0..<tokens { for j in 0..<d {
-                qh[t * d + j] = q[t * width + h * d + j] * scale
-                kh[t * d + j] = k[t * width + h * d + j]
-                vh[t * d + j] = v[t * width + h * d + j]
+        // The flattened patches, `[grid², 3·patch²]`, borrow the MLP buffer.
+        let patches = scratch.hidden
+        pixels.scalars.withUnsafeBufferPointer { image in
+            for gy in 0..<grid { for gx in 0..<grid {
+                let row = patches + (gy * grid + gx) * patchValues
+                for channel in 0..<3 { for y in 0..<patch { for x in 0..<patch {
+                    row[(channel * patch + y) * patch + x] = image[(channel * size + gy * patch + y) * size + gx * patch + x]
+                } } }
             } }
-            MatrixMultiply.gemm(m: tokens, n: tokens, k: d, a: qh, b: kh, transposeB: true, c: &scores)
-            for t in 0..<tokens {
-                let row = t * tokens
-                var maximum = -Float.infinity
-                for s in 0..<tokens { maximum = max(maximum, scores[row + s]) }
-                var sum: Float = 0
-                for s in 0..<tokens { scores[row + s] = expf(scores[row + s] - maximum); sum += scores[row + s] }
-                for s in 0..<tokens { scores[row + s] /= sum }
-            }
-            MatrixMultiply.gemm(m: tokens, n: d, k: tokens, a: scores, b: vh, c: &oh)
-            for t in 0..<tokens { for j in 0..<d { out[t * width + h * d + j] = oh[t * d + j] } }
         }
-        return out
+        for i in 0..<width { tokens[i] = classEmbedding[i] }
+        patchEmbedding.apply(patches, rows: grid * grid, into: tokens + width, pool: pool)
+        positionEmbedding.withUnsafeBufferPointer { position in
+            for i in 0..<c.tokenCount * width { tokens[i] += position[i] }
+        }
+    }
+
+    /// Pre-norm attention and MLP blocks, each adding to the residual stream `x` in place.
+    private func run(_ layer: EncoderLayer, _ x: UnsafeMutablePointer<Float>, _ s: Scratch, _ pool: ThreadPool) {
+        let tokens = configuration.tokenCount
+        layer.norm1.apply(x, rows: tokens, into: s.normed, pool: pool)
+        layer.queryKeyValue.apply(s.normed, rows: tokens, into: s.queryKeyValue, pool: pool)
+        attention(s, pool: pool)
+        layer.output.apply(s.attended, rows: tokens, into: x, accumulate: true, pool: pool)
+        layer.norm2.apply(x, rows: tokens, into: s.normed, pool: pool)
+        layer.fc1.apply(s.normed, rows: tokens, into: s.hidden, activation: activation, pool: pool)
+        layer.fc2.apply(s.hidden, rows: tokens, into: x, accumulate: true, pool: pool)
+    }
+
+    /// Full (non-causal) multi-head attention over all tokens, heads split between the threads;
+    /// each head reads its columns of the stacked query, key and value rows in place.
+    private func attention(_ s: Scratch, pool: ThreadPool) {
+        let c = configuration
+        let (tokens, width, heads) = (c.tokenCount, c.hiddenSize, c.headCount)
+        let d = width / heads
+        let scale = 1 / Float(d).squareRoot()
+        let (t, w, stacked) = (Int32(tokens), Int32(width), Int32(3 * width))
+        let (query, key, value) = (s.queryKeyValue, s.queryKeyValue + width, s.queryKeyValue + 2 * width)
+        pool.run { part in
+            let scores = s.scores + part * tokens * tokens
+            for h in stride(from: part, to: heads, by: pool.threadCount) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, Int32(d), scale,
+                            query + h * d, stacked, key + h * d, stacked, 0, scores, t)
+                for row in 0..<tokens { VectorMath.softmax(scores + row * tokens, count: tokens) }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, Int32(d), t, 1,
+                            scores, t, value + h * d, stacked, 0, s.attended + h * d, w)
+            }
+        }
     }
 }

@@ -1,11 +1,15 @@
 // Dense layers shared by the transformer encoders and projectors: rows are tokens, weights are
-// PyTorch `nn.Linear` layout ([out, in]), products go through OpenBLAS.
+// PyTorch `nn.Linear` layout ([out, in]). Products are OpenBLAS GEMMs split between the threads
+// of a `ThreadPool`, each thread running a single-threaded GEMM on its share of the output
+// columns (as `LlamaSession` does): one set of threads for all parallel work, and OpenBLAS's own
+// threads kept out of the way of the pool's.
 
+import CBLAS
 import Foundation
 import Tensors
 
 /// `y = x Wᵀ + b` for a batch of rows.
-struct Linear {
+struct Linear: Sendable {
     let inputs: Int, outputs: Int
     /// `[outputs, inputs]`, row-major.
     let weight: [Float]
@@ -17,27 +21,52 @@ struct Linear {
         bias = hasBias ? try weights.tensor(name + ".bias", shape: [outputs]).scalars : nil
     }
 
-    /// `rows` rows of `inputs` values in, `rows` rows of `outputs` values out.
-    func callAsFunction(_ x: [Float], rows: Int) -> [Float] {
-        precondition(x.count == rows * inputs)
-        var y = [Float](repeating: 0, count: rows * outputs)
-        x.withUnsafeBufferPointer { a in
-            weight.withUnsafeBufferPointer { w in
-                y.withUnsafeMutableBufferPointer { c in
-                    MatrixMultiply.gemm(m: rows, n: outputs, k: inputs, a: a.baseAddress!, b: w.baseAddress!,
-                                        transposeB: true, c: c.baseAddress!)
+    /// Layers reading the same input, stacked into one: their outputs side by side in each row.
+    init(stacking parts: [Linear]) {
+        precondition(!parts.isEmpty && parts.allSatisfy { $0.inputs == parts[0].inputs })
+        let biases = parts.compactMap(\.bias)
+        self.init(inputs: parts[0].inputs, outputs: parts.map(\.outputs).reduce(0, +), weight: parts.flatMap(\.weight),
+                  bias: biases.count == parts.count ? biases.flatMap { $0 } : nil)
+    }
+
+    init(inputs: Int, outputs: Int, weight: [Float], bias: [Float]?) {
+        precondition(weight.count == inputs * outputs && (bias?.count ?? outputs) == outputs)
+        (self.inputs, self.outputs, self.weight, self.bias) = (inputs, outputs, weight, bias)
+    }
+
+    /// Writes `x Wᵀ + b` for `rows` rows of `x` into `y`, or adds it to `y` when `accumulate`
+    /// (a residual connection); `activation` is applied to the result (not with `accumulate`).
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false,
+               activation: ActivationFunction? = nil, pool: ThreadPool) {
+        precondition(!(accumulate && activation != nil))
+        // The pool's threads are all the threads (as in `Llama`): no OpenBLAS threads competing.
+        if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
+        let (inputs, outputs) = (inputs, outputs)
+        func run(_ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>?) {
+            pool.parallelFor(outputs, granularity: 16) { columns in
+                let n = columns.count, start = columns.lowerBound
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n), Int32(inputs), 1,
+                            x, Int32(inputs), w + start * inputs, Int32(inputs), accumulate ? 1 : 0,
+                            y + start, Int32(outputs))
+                for r in 0..<rows {
+                    let out = y + r * outputs + start
+                    if let b { for o in 0..<n { out[o] += b[start + o] } }
+                    activation?.apply(out, count: n)
                 }
             }
         }
-        if let bias {
-            for r in 0..<rows { for o in 0..<outputs { y[r * outputs + o] += bias[o] } }
+        weight.withUnsafeBufferPointer { w in
+            if let bias {
+                bias.withUnsafeBufferPointer { run(w.baseAddress!, $0.baseAddress!) }
+            } else {
+                run(w.baseAddress!, nil)
+            }
         }
-        return y
     }
 }
 
 /// Layer normalisation over the last dimension, with learned scale and shift.
-struct LayerNorm {
+struct LayerNorm: Sendable {
     let weight: [Float], bias: [Float]
     let epsilon: Float
 
@@ -47,19 +76,25 @@ struct LayerNorm {
         self.epsilon = epsilon
     }
 
-    func callAsFunction(_ x: [Float]) -> [Float] {
+    /// Normalises `rows` rows of `x` into `y` (which may be `x`), rows split between the threads.
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
         let width = weight.count
-        var y = x
-        for start in stride(from: 0, to: x.count, by: width) {
-            var mean: Float = 0
-            for i in 0..<width { mean += x[start + i] }
-            mean /= Float(width)
-            var variance: Float = 0
-            for i in 0..<width { let d = x[start + i] - mean; variance += d * d }
-            let scale = 1 / (variance / Float(width) + epsilon).squareRoot()
-            for i in 0..<width { y[start + i] = (x[start + i] - mean) * scale * weight[i] + bias[i] }
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                pool.parallelFor(rows) { range in
+                    for r in range {
+                        let (input, output) = (x + r * width, y + r * width)
+                        var mean: Float = 0
+                        for i in 0..<width { mean += input[i] }
+                        mean /= Float(width)
+                        var variance: Float = 0
+                        for i in 0..<width { let d = input[i] - mean; variance += d * d }
+                        let scale = 1 / (variance / Float(width) + epsilon).squareRoot()
+                        for i in 0..<width { output[i] = (input[i] - mean) * scale * w[i] + b[i] }
+                    }
+                }
+            }
         }
-        return y
     }
 }
 
@@ -72,14 +107,14 @@ public enum ActivationFunction: String, Sendable {
     /// The tanh approximation of GELU.
     case geluTanh = "gelu_pytorch_tanh"
 
-    func apply(_ x: inout [Float]) {
+    func apply(_ x: UnsafeMutablePointer<Float>, count: Int) {
         switch self {
         case .gelu:
-            for i in x.indices { x[i] = 0.5 * x[i] * (1 + erff(x[i] * 0.707_106_78)) }
+            for i in 0..<count { x[i] = 0.5 * x[i] * (1 + erff(x[i] * 0.707_106_78)) }
         case .quickGelu:
-            for i in x.indices { x[i] = x[i] / (1 + expf(-1.702 * x[i])) }
+            VectorMath.quickGelu(x, count: count)
         case .geluTanh:
-            for i in x.indices {
+            for i in 0..<count {
                 let v = x[i]
                 x[i] = 0.5 * v * (1 + tanhf(0.797_884_6 * (v + 0.044_715 * v * v * v)))
             }

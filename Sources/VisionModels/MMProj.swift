@@ -35,10 +35,10 @@ public struct MMProjFile: WeightSource {
     }
 
     /// The tower, using every stored layer: LLaVA-1.5 mmproj files already end at the layer
-    /// LLaVA selects (the converter drops the last one).
-    public func visionEncoder() throws -> CLIPVisionEncoder {
+    /// LLaVA selects (the converter drops the last one). It runs on `pool`'s threads.
+    public func visionEncoder(pool: ThreadPool) throws -> CLIPVisionEncoder {
         CLIPVisionEncoder(tower: try CLIPVisionTransformer(configuration: configuration, weights: self, prefix: ""),
-                          selectLayer: -1, keepClassToken: false)
+                          selectLayer: -1, keepClassToken: false, pool: pool)
     }
 
     /// The projector from `mm.0` and `mm.2` to the language model's width.

@@ -17,10 +17,22 @@ public struct Projector: Sendable {
                   let depth = Int(llavaName.dropFirst(3).dropLast(6)), depth >= 1 else { return nil }
             self = .mlp(depth: depth)
         }
+
+        /// LLaVA's `mm_projector_type` string.
+        public var llavaName: String {
+            switch self {
+            case .identity: "identity"
+            case .mlp(depth: 1): "linear"
+            case .mlp(let depth): "mlp\(depth)x_gelu"
+            }
+        }
     }
 
     public let kind: Kind
     let layers: [Linear]
+
+    /// The width of the features in, then of each layer's output.
+    public var widths: [Int] { (layers.first.map { [$0.inputs] } ?? []) + layers.map(\.outputs) }
 
     /// Loads the layers named by `layerName(i)` (e.g. llava-hf's `multi_modal_projector.linear_\(i + 1)`,
     /// original LLaVA's `model.mm_projector.\(2 * i)`), checking they chain from `inputs` to `outputs`.
@@ -39,14 +51,21 @@ public struct Projector: Sendable {
         }
     }
 
-    /// `[tokens, inputs]` features to `[tokens, outputs]` embeddings.
-    public func callAsFunction(_ features: Tensor) -> Tensor {
+    /// `[tokens, inputs]` features to `[tokens, outputs]` embeddings, split between `pool`'s threads.
+    public func callAsFunction(_ features: Tensor, pool: ThreadPool) -> Tensor {
         let tokens = features.shape[0]
+        guard let last = layers.last else { return features }
         var x = features.scalars
         for (i, layer) in layers.enumerated() {
-            x = layer(x, rows: tokens)
-            if i < layers.count - 1 { ActivationFunction.gelu.apply(&x) }
+            var y = [Float](repeating: 0, count: tokens * layer.outputs)
+            x.withUnsafeBufferPointer { input in
+                y.withUnsafeMutableBufferPointer { output in
+                    layer.apply(input.baseAddress!, rows: tokens, into: output.baseAddress!,
+                                activation: i < layers.count - 1 ? .gelu : nil, pool: pool)
+                }
+            }
+            x = y
         }
-        return Tensor(shape: [tokens, x.count / max(tokens, 1)], scalars: x)
+        return Tensor(shape: [tokens, last.outputs], scalars: x)
     }
 }

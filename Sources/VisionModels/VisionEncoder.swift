@@ -15,16 +15,20 @@ public protocol VisionEncoder: Sendable {
 }
 
 /// A CLIP tower used the LLaVA way: features of one layer, class token dropped or kept,
-/// images padded to a square with the mean colour first.
+/// images padded to a square with the mean colour first; the work split between a pool's threads.
 public struct CLIPVisionEncoder: VisionEncoder {
     public let tower: CLIPVisionTransformer
     /// The layer whose output is used; negative counts from the end (LLaVA: -2).
     public let selectLayer: Int
     public let keepClassToken: Bool
     public let padToSquare: Bool
+    /// The threads that encode (a LLaVA model shares its decoder's).
+    public let pool: ThreadPool
 
-    public init(tower: CLIPVisionTransformer, selectLayer: Int = -2, keepClassToken: Bool = false, padToSquare: Bool = true) {
+    public init(tower: CLIPVisionTransformer, selectLayer: Int = -2, keepClassToken: Bool = false, padToSquare: Bool = true,
+                pool: ThreadPool) {
         (self.tower, self.selectLayer, self.keepClassToken, self.padToSquare) = (tower, selectLayer, keepClassToken, padToSquare)
+        self.pool = pool
     }
 
     public var featureWidth: Int { tower.configuration.hiddenSize }
@@ -35,7 +39,7 @@ public struct CLIPVisionEncoder: VisionEncoder {
     }
 
     public func encode(_ pixels: Tensor) -> Tensor {
-        tower.features(pixels, selectLayer: selectLayer, keepClassToken: keepClassToken)
+        tower.features(pixels, selectLayer: selectLayer, keepClassToken: keepClassToken, pool: pool)
     }
 }
 

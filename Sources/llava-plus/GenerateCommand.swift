@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Imaging
 import LanguageModels
 import Tokenizers
 
@@ -47,6 +46,26 @@ struct LanguageModelOptions: ParsableArguments {
     }
 }
 
+/// Images and the LLaVA model's parts, shared by `generate` and `chat`.
+struct ImageOptions: ParsableArguments {
+    @Option(name: .long, help: "An image to ask about (repeatable); uses a LLaVA model (default: llava-plus-tiny).")
+    var image: [String] = []
+
+    @Option(name: .long, help: "llama.cpp's multimodal projector file, with --model naming its language model GGUF.")
+    var mmproj: String?
+
+    @Option(name: .long, help: "The CLIP tower directory of an original LLaVA checkpoint (default: its mm_vision_tower).")
+    var visionTower: String?
+
+    /// Whether the question goes to a LLaVA model rather than a text-only one.
+    var isMultimodal: Bool { !image.isEmpty || mmproj != nil || visionTower != nil }
+
+    func load(_ options: LanguageModelOptions) throws -> MultimodalModel {
+        try MultimodalModel(model: options.model, mmproj: mmproj, visionTower: visionTower,
+                            threads: options.threads ?? defaultThreadCount(), context: options.context)
+    }
+}
+
 /// Writes the text as it arrives, without waiting for a newline.
 func stream(_ text: String) {
     FileHandle.standardOutput.write(Data(text.utf8))
@@ -72,26 +91,18 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .long, help: "System prompt (chat mode).")
     var system: String?
 
-    @Option(name: .long, help: "An image to ask about (repeatable); uses a LLaVA model (default: llava-plus-tiny).")
-    var image: [String] = []
-
-    @Option(name: .long, help: "llama.cpp's multimodal projector file, with --model naming its language model GGUF.")
-    var mmproj: String?
+    @OptionGroup var images: ImageOptions
 
     @Argument(help: "The prompt.")
     var prompt: String
 
     func run() throws {
-        if !image.isEmpty || mmproj != nil {
-            let model = try MultimodalModel(model: options.model, mmproj: mmproj, threads: options.threads ?? defaultThreadCount(),
-                                            context: options.context)
-            let images = try image.map { try RGBImage(contentsOf: URL(fileURLWithPath: $0)) }
-            let (inputs, seconds) = try model.inputs(for: (system.map { [.system($0)] } ?? []) + [.user(prompt)], images: images)
-            FileHandle.standardError.write(Data(String(format: "[%@: %d image(s) encoded in %.0f ms]\n", model.name, images.count, seconds * 1000).utf8))
-            let (_, statistics) = try model.generator.generate(inputs: inputs, parameters: options.sampling,
-                                                               maxTokens: options.maxTokens, onText: stream)
-            stream("\n")
-            reportTimings(statistics)
+        let messages: [ChatMessage] = (system.map { [.system($0)] } ?? []) + [.user(prompt)]
+        if images.isMultimodal {
+            let pictures = try MultimodalModel.readImages(images.image)
+            let model = try images.load(options)
+            let embeddings = model.encode(pictures)
+            _ = try model.answer(MultimodalModel.placingImages(embeddings.count, in: messages), images: embeddings, options: options)
             return
         }
         let generator = try options.load()
@@ -99,7 +110,7 @@ struct GenerateCommand: ParsableCommand {
         if raw {
             tokens = generator.tokenizer.encode(prompt, addSpecialTokens: true)
         } else {
-            tokens = generator.promptTokens(for: (system.map { [.system($0)] } ?? []) + [.user(prompt)])
+            tokens = generator.promptTokens(for: messages)
         }
         let (_, statistics) = try generator.generate(tokens, parameters: options.sampling,
                                                      maxTokens: options.maxTokens, onText: stream)
@@ -111,33 +122,60 @@ struct GenerateCommand: ParsableCommand {
 struct ChatCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat",
-        abstract: "Talk with a language model; /reset starts over, /quit or end of input leaves.")
+        abstract: "Talk with a language model, or with a LLaVA model about images; /reset starts over, /quit or end of input leaves.")
 
     @OptionGroup var options: LanguageModelOptions
 
     @Option(name: .long, help: "System prompt.")
     var system: String?
 
+    @OptionGroup var images: ImageOptions
+
+    @Argument(help: "The first message (then the conversation goes on from standard input).")
+    var question: String?
+
     func run() throws {
-        let generator = try options.load()
-        var messages: [ChatMessage] = system.map { [.system($0)] } ?? []
-        let initial = messages
-        FileHandle.standardError.write(Data("chat with \(options.model ?? ModelResolution.defaultLanguageModel) (template \(generator.template.name)); /reset, /quit\n".utf8))
-        while true {
-            stream("> ")
-            guard let line = readLine(strippingNewline: true) else { stream("\n"); return }
-            let input = line.trimmingCharacters(in: .whitespaces)
-            if input.isEmpty { continue }
-            if input == "/quit" { return }
-            if input == "/reset" { messages = initial; continue }
-            messages.append(.user(input))
-            do {
-                let (answer, statistics) = try generator.generate(generator.promptTokens(for: messages),
-                                                                  parameters: options.sampling,
+        let initial: [ChatMessage] = system.map { [.system($0)] } ?? []
+        // Both kinds of model answer a conversation the same way: stream, then timings.
+        let reply: ([ChatMessage]) throws -> String
+        let imageCount: Int
+        let banner: String
+        if images.isMultimodal {
+            let pictures = try MultimodalModel.readImages(images.image)
+            let model = try images.load(options)
+            let embeddings = model.encode(pictures)
+            reply = { try model.answer($0, images: embeddings, options: options) }
+            (imageCount, banner) = (embeddings.count, "\(model.name) (template \(model.generator.template.name))")
+        } else {
+            let generator = try options.load()
+            reply = { messages in
+                let (answer, statistics) = try generator.generate(generator.promptTokens(for: messages), parameters: options.sampling,
                                                                   maxTokens: options.maxTokens, onText: stream)
                 stream("\n")
                 reportTimings(statistics)
-                messages.append(.assistant(answer))
+                return answer
+            }
+            (imageCount, banner) = (0, "\(options.model ?? ModelResolution.defaultLanguageModel) (template \(generator.template.name))")
+        }
+        FileHandle.standardError.write(Data("chat with \(banner); /reset, /quit\n".utf8))
+        var messages = initial
+        var pending = question
+        while true {
+            let input: String
+            if let first = pending {
+                (input, pending) = (first, nil)
+            } else {
+                stream("> ")
+                guard let line = readLine(strippingNewline: true) else { stream("\n"); return }
+                input = line.trimmingCharacters(in: .whitespaces)
+            }
+            if input.isEmpty { continue }
+            if input == "/quit" { return }
+            if input == "/reset" { messages = initial; continue }
+            // The images go with the conversation's first question.
+            messages = MultimodalModel.placingImages(imageCount, in: messages + [.user(input)])
+            do {
+                messages.append(.assistant(try reply(messages)))
             } catch {
                 // A full context ends this conversation, not the program.
                 FileHandle.standardError.write(Data("error: \(error)\n".utf8))

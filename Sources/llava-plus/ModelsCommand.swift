@@ -1,13 +1,15 @@
 import ArgumentParser
 import Foundation
+import LLaVA
 import ModelStore
+import VisionModels
 
 /// `llava-plus models ...`: the installed weights and data.
 struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
         abstract: "Show and check the installed weights and data (the model store).",
-        subcommands: [List.self, Verify.self],
+        subcommands: [List.self, Verify.self, Info.self],
         defaultSubcommand: List.self
     )
 
@@ -73,6 +75,50 @@ struct ModelsCommand: ParsableCommand {
                 print("\(damaged.count) damaged asset(s): \(damaged.joined(separator: ", ")); run scripts/setup.sh to repair")
                 throw ExitCode(1)
             }
+        }
+    }
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show an installed asset's details, or the parts of the embedded default \(MultimodalModel.defaultName).")
+
+        @OptionGroup var options: StoreOptions
+
+        @Argument(help: "An asset name, or \(MultimodalModel.defaultName).")
+        var name: String
+
+        func run() throws {
+            let store = try options.open()
+            if name == MultimodalModel.defaultName { return try describeTiny(store) }
+            let asset = try store.asset(name)
+            let check = try store.check(name)
+            let s = asset.source
+            print("\(name): \(asset.title)")
+            print(table([
+                ["kind", asset.kind],
+                ["source", "\(s.registry) \(s.package) \(s.version) (\(s.file), sha256 \(s.sha256))"],
+                ["installed", asset.installed],
+                ["path", store.folder(of: name).appendingPathComponent(asset.main).standardizedFileURL.path],
+                ["files", "\(asset.files.count), \(formatBytes(check.size)), \(check.isIntact ? "verified" : "DAMAGED")"],
+            ]))
+            for problem in check.problems { print("  \(problem)") }
+        }
+
+        /// The embedded default's parts, read from the loaded model itself.
+        private func describeTiny(_ store: ModelStore) throws {
+            let (languageAsset, visionAsset) = (ModelResolution.defaultLanguageModel, MultimodalModel.tinyVisionAsset)
+            let model = try LLaVAModel.tiny(languageModel: try store.url(of: languageAsset),
+                                            visionWeights: try store.url(of: visionAsset), threads: 1)
+            let language = model.language.configuration
+            let widths = model.projector.widths.map(String.init).joined(separator: "->")
+            print("\(MultimodalModel.defaultName): the embedded default LLaVA model, assembled from installed assets")
+            print(table([
+                ["language model", "\(languageAsset) (\(try store.asset(languageAsset).title)): \(language.layerCount) layers, width \(language.hiddenSize), vocabulary \(language.vocabularySize)"],
+                ["vision encoder", "\(visionAsset) (\(try store.asset(visionAsset).title)): \(model.vision.tokenCount) visual tokens of width \(model.vision.featureWidth) per image"],
+                ["projector", "\(model.projector.kind.llavaName) \(widths), " + (LLaVAModel.tinyProjectorIsTrained
+                    ? "trained" : "UNTRAINED (default initialisation from a fixed seed): the model cannot see images yet")],
+                ["image token", "<image> in the prompt (id \(model.imageToken))"],
+            ]))
         }
     }
 }

@@ -14,6 +14,9 @@ import Testing
     }
 
     private static let directory = Bundle.module.url(forResource: "Fixtures/tiny-clip", withExtension: nil)!
+    /// Two threads, so that the split of every product and of the attention heads is exercised;
+    /// one pool per test, as the tests run concurrently and a pool runs one job at a time.
+    private let pool = ThreadPool(threads: 2)
 
     private func load() throws -> (CLIPVisionTransformer, SafeTensorsFile, Reference) {
         let configuration = try JSONDecoder().decode(CLIPVisionConfiguration.self,
@@ -27,7 +30,7 @@ import Testing
         let (tower, _, reference) = try load()
         let pixels = Tensor(shape: [3, 32, 32], scalars: reference.pixels)
         for layer in 0...tower.configuration.layerCount {
-            let states = tower.hiddenStates(pixels, layers: layer)
+            let states = tower.hiddenStates(pixels, layers: layer, pool: pool)
             let expected = reference.hidden_states[layer].flatMap { $0 }
             let worst = zip(states.scalars, expected).map { abs($0 - $1) }.max()!
             #expect(worst <= 1e-4, "layer \(layer): \(worst)")
@@ -36,11 +39,11 @@ import Testing
 
     @Test func llavaFeaturesThroughTheProjectorMatch() throws {
         let (tower, weights, reference) = try load()
-        let features = tower.features(Tensor(shape: [3, 32, 32], scalars: reference.pixels))
+        let features = tower.features(Tensor(shape: [3, 32, 32], scalars: reference.pixels), pool: pool)
         #expect(features.shape == [16, 64])
         let projector = try Projector(kind: try #require(Projector.Kind(llavaName: "mlp2x_gelu")), weights: weights,
                                       inputs: 64, outputs: 96) { "multi_modal_projector.linear_\($0 + 1)" }
-        let projected = projector(features)
+        let projected = projector(features, pool: pool)
         #expect(projected.shape == [16, 96])
         let worst = zip(projected.scalars, reference.projected.flatMap { $0 }).map { abs($0 - $1) }.max()!
         #expect(worst <= 1e-4, "projected features differ by \(worst)")

@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+@testable import VisionModels
+
+/// The vectorised exponential against libm's `expf`, and the kernels built on it.
+@Suite struct VectorMathTests {
+    @Test func expMatchesLibmAcrossTheRange() {
+        var worst: Float = 0
+        for step in 0..<20_000 {
+            let base = -87 + Float(step) * (175 / 20_000)
+            let x = SIMD8<Float>((0..<8).map { base + Float($0) * 1e-3 })
+            let e = VectorMath.exp(x)
+            for lane in 0..<8 { worst = max(worst, abs(e[lane] - expf(x[lane])) / expf(x[lane])) }
+        }
+        #expect(worst < 5e-7, "largest relative error \(worst)")
+        #expect(VectorMath.exp(SIMD8(repeating: -1000)) == SIMD8(repeating: 0))
+        #expect(VectorMath.exp(SIMD8(repeating: 1000))[0].isFinite)
+    }
+
+    @Test func softmaxAndQuickGeluMatchTheirDefinitions() {
+        // 19 values: two vectors of eight and a scalar tail.
+        let x: [Float] = (0..<19).map { Float($0 * 7 % 19) * 0.9 - 8 }
+        var probabilities = x
+        probabilities.withUnsafeMutableBufferPointer { VectorMath.softmax($0.baseAddress!, count: $0.count) }
+        let exps = x.map { expf($0 - x.max()!) }
+        for (p, e) in zip(probabilities, exps) { #expect(abs(p - e / exps.reduce(0, +)) < 1e-7) }
+        var gelu = x
+        gelu.withUnsafeMutableBufferPointer { VectorMath.quickGelu($0.baseAddress!, count: $0.count) }
+        for (g, v) in zip(gelu, x) { #expect(abs(g - v / (1 + expf(-1.702 * v))) < 1e-5 * max(1, abs(v))) }
+    }
+}
