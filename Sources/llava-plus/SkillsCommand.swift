@@ -7,7 +7,7 @@ struct SkillsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skills",
         abstract: "Check, list and describe the skills declared by manifests.",
-        subcommands: [List.self, Info.self, Validate.self, Call.self, Test.self],
+        subcommands: [List.self, Info.self, Validate.self, Call.self, Test.self, ImportMCPCommand.self],
         defaultSubcommand: List.self
     )
 

@@ -44,7 +44,7 @@ struct SkillsBench: AsyncParsableCommand {
         let registry = SkillRegistry.discover(in: [folder])
         guard registry.problems.isEmpty else { throw ValidationError(registry.problems.map(\.description).joined(separator: "\n")) }
         let runner = SkillRunner(registry: registry, artifacts: try ArtifactStore(directory: folder.appendingPathComponent("artifacts")))
-        print("transport        calls   p50 ms   p99 ms  mean ms")
+        print("transport          calls   p50 ms   p99 ms  mean ms")
         for (name, _) in transports {
             var times: [Double] = []
             for index in 0..<(warmup + calls) {
@@ -57,7 +57,7 @@ struct SkillsBench: AsyncParsableCommand {
             times.sort()
             let p50 = times[times.count / 2], p99 = times[min(times.count - 1, Int(Double(times.count) * 0.99))]
             let mean = times.reduce(0, +) / Double(times.count)
-            print(String(format: "%-15@ %6d %8.3f %8.3f %8.3f", name as NSString, calls, p50, p99, mean))
+            print(String(format: "%-17@ %6d %8.3f %8.3f %8.3f", name as NSString, calls, p50, p99, mean))
         }
         await runner.shutdown()
     }
