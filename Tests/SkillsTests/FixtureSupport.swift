@@ -26,3 +26,11 @@ enum Fixtures {
         return []
     }
 }
+
+extension Result {
+    /// The error of a failed result, for `#expect(result.failure?.kind == ...)`.
+    var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}

@@ -7,7 +7,7 @@ import Testing
 @Suite(.serialized) struct MCPTransportTests {
     static let stdio = "[python3, servers/mcp_server.py]"
 
-    static func manifest(tool: String, server: String = stdio, timeout: Double = 10,
+    static func manifest(tool: String, server: String = stdio, timeout: Double = 60,
                          schema: String = "{type: object}", network: Bool = false) throws -> SkillManifest {
         let key = server.hasPrefix("http") ? "url: \"\(server)\"" : "command: \(server)"
         return try TransportFixtures.manifest("""
@@ -31,7 +31,7 @@ import Testing
 
     @Test func listsToolsAndMapsEachKindOfContent() async throws {
         let client = Self.client(.command(["python3", "servers/mcp_server.py"]))
-        let tools = try await client.listTools(timeout: 10)
+        let tools = try await client.listTools(timeout: 60)
         #expect(tools.map(\.name) == ["add", "describe", "json_text", "Flip.Image", "fail", "count", "sleep", "cancellations", "crash",
                                       "garbage", "big", "choose"])
         #expect(tools[0].inputSchema["required"] == ["a", "b"])
@@ -81,7 +81,7 @@ import Testing
         await counting.shutdown()
 
         let client = Self.client(.command(["python3", "servers/mcp_server.py"]))
-        _ = try await client.listTools(timeout: 10)  // started, so that the timeout falls on the call
+        _ = try await client.listTools(timeout: 60)  // started, so that the timeout falls on the call
         var limits = SkillManifest.Limits()
         limits.timeoutSeconds = 0.3
         let folder = FileManager.default.temporaryDirectory
@@ -92,7 +92,7 @@ import Testing
         } catch {
             #expect(error.kind == .timeout)
         }
-        #expect(TransportFixtures.seconds(since: start) < 1.5)
+        #expect(TransportFixtures.seconds(since: start) < 5)
         // The cancellation is sent without holding up the caller: wait for the server to see it.
         var cancelled: [JSONValue] = []
         for _ in 0..<50 where cancelled.isEmpty {
@@ -153,7 +153,7 @@ import Testing
         defer { server.stop() }
         let url = "http://127.0.0.1:\(server.port)/mcp"
         let client = Self.client(.url(url))
-        #expect(try await client.listTools(timeout: 10).count == 12)
+        #expect(try await client.listTools(timeout: 60).count == 12)
         let folder = FileManager.default.temporaryDirectory
         // tools/call answers as an SSE stream: progress events, then the response.
         let counted = try await client.callTool("count", arguments: ["n": 2], limits: SkillManifest.Limits(), outputDirectory: folder)
@@ -179,7 +179,7 @@ import Testing
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("import-\(UUID().uuidString)/manifests")
         let script = Fixtures.url("servers/mcp_server.py").path
         let importer = MCPImport(server: .command(["python3", script]), directory: folder, namePrefix: "t_", loader: Fixtures.loader)
-        let report = try await importer.run(timeout: 10)
+        let report = try await importer.run(timeout: 60)
         #expect(report.server == MCPServerInfo(name: "test-tools", version: "2.1.0"))
         #expect(report.entries.map(\.skill) == ["t_add", "t_describe", "t_json_text", "t_flip_image", "t_fail", "t_count", "t_sleep",
                                                 "t_cancellations", "t_crash", "t_garbage", "t_big"])
@@ -198,12 +198,12 @@ import Testing
 
         // A second import keeps the files; --force rewrites them.
         try Data("edited by hand\n".utf8).write(to: folder.appendingPathComponent("t_add.yaml"))
-        let again = try await importer.run(timeout: 10)
+        let again = try await importer.run(timeout: 60)
         #expect(again.entries.allSatisfy { !$0.written })
         #expect(try String(contentsOf: folder.appendingPathComponent("t_add.yaml"), encoding: .utf8) == "edited by hand\n")
         var forced = importer
         forced.force = true
-        #expect(try await forced.run(timeout: 10).entries.allSatisfy(\.written))
+        #expect(try await forced.run(timeout: 60).entries.allSatisfy(\.written))
         #expect(try String(contentsOf: folder.appendingPathComponent("t_add.yaml"), encoding: .utf8).hasPrefix("# Written by"))
     }
 
