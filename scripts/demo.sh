@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job (README): set up, build in release, and run the most complete real thing that
-# works today. Until the agent loop lands that is: check the installed weights, let the vision
-# encoder name what is in two photos, and let the language model answer a question.
+# The main job (README): set up, build in release, then let the agent answer a question about
+# an example image with the embedded default model (llava-plus-tiny) and the built-in skills.
+# Before that, the parts on their own: the installed weights, the vision encoder naming what
+# is in two photos, the language model answering a question.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -14,3 +15,5 @@ echo; echo "==> llava-plus classify (EfficientNet-Lite0, ImageNet)"
 "$bin" classify models/skimage-data/chelsea.png models/skimage-data/coffee.png
 echo; echo "==> llava-plus generate (SmolLM2-135M-Instruct)"
 "$bin" generate --system "You are a helpful assistant." "What is the capital of France?"
+echo; echo "==> llava-plus ask (llava-plus-tiny + skills; the agent's transcript goes to runs/demo)"
+"$bin" ask --image models/skimage-data/page.png --out runs/demo "Use ocr to read this page."

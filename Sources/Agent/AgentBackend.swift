@@ -29,8 +29,9 @@ public protocol AgentBackend: Sendable {
 public struct ToolSpec: Sendable, Equatable {
     public var name: String
     public var description: String
-    /// The manifest's input schema with artifact parameters made optional: the loop fills a
-    /// missing image parameter with the latest image, as LLaVA-Plus did.
+    /// The manifest's input schema without its artifact parameters: the loop fills them with
+    /// the latest image, as LLaVA-Plus did, so the model never has to spell (or invent) an
+    /// artifact id.
     public var parameters: JSONValue
 
     public init(manifest: SkillManifest) {
@@ -38,13 +39,16 @@ public struct ToolSpec: Sendable, Equatable {
         description = manifest.description
         let artifacts = Set(SkillRunner.artifactParameters(of: manifest))
         var schema = manifest.inputSchema.objectValue ?? [:]
+        if let properties = schema["properties"]?.objectValue {
+            schema["properties"] = .object(properties.filter { !artifacts.contains($0.key) })
+        }
         if let required = schema["required"]?.arrayValue {
             schema["required"] = .array(required.filter { !artifacts.contains($0.stringValue ?? "") })
         }
         parameters = .object(schema)
     }
 
-    /// `detect(image?, caption, box_threshold=0.3)`: the one-line signature for prompts.
+    /// `detect(caption, box_threshold=0.3)`: the one-line signature for prompts.
     public var signature: String {
         let properties = parameters["properties"]?.objectValue ?? [:]
         let required = Set((parameters["required"]?.arrayValue ?? []).compactMap(\.stringValue))

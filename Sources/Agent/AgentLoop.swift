@@ -107,14 +107,9 @@ public struct AgentLoop: Sendable {
     private func call(_ actions: [ToolCall], latestImage: Artifact?, step: Int,
                       onEvent: @Sendable (Event) -> Void) async -> (perAction: [SkillCallOutcome], distinct: [SkillCallOutcome]) {
         let runner = self.runner
-        let prepared = actions.map { action -> ToolCall in
-            guard let latestImage, let manifest = runner.registry.manifest(named: action.name),
-                  var params = action.params.objectValue else { return action }
-            for parameter in SkillRunner.artifactParameters(of: manifest) where params[parameter] == nil
-                && manifest.inputSchema["properties"]?[parameter]?["format"]?.stringValue == "image-artifact" {
-                params[parameter] = .string(latestImage.id)
-            }
-            return ToolCall(name: action.name, params: .object(params))
+        let prepared = actions.map { action in
+            guard let latestImage, let manifest = runner.registry.manifest(named: action.name) else { return action }
+            return Self.fillingImage(action, manifest: manifest, with: latestImage)
         }
         // The same call twice in one step runs once (small models repeat themselves).
         var unique: [ToolCall] = []
@@ -130,6 +125,19 @@ public struct AgentLoop: Sendable {
         }
         for outcome in outcomes { onEvent(.result(step: step, outcome)) }
         return (prepared.map { outcomes[unique.firstIndex(of: $0)!] }, outcomes)
+    }
+
+    /// `call` with its required image parameters that the model left out (the model is not
+    /// shown them, see ``ToolSpec``) set to `image`.
+    static func fillingImage(_ call: ToolCall, manifest: SkillManifest, with image: Artifact) -> ToolCall {
+        guard var params = call.params.objectValue else { return call }
+        let required = manifest.inputSchema["required"]?.arrayValue ?? []
+        for parameter in SkillRunner.artifactParameters(of: manifest) where params[parameter] == nil
+            && manifest.inputSchema["properties"]?[parameter]?["format"]?.stringValue == "image-artifact"
+            && required.contains(.string(parameter)) {
+            params[parameter] = .string(image.id)
+        }
+        return ToolCall(name: call.name, params: .object(params))
     }
 
     /// The calls without repeats, in first-seen order (their identity is name and parameters).

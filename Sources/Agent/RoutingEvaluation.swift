@@ -95,13 +95,8 @@ public enum RoutingEvaluation {
         case .success(let parsed): turn = parsed
         }
         for action in turn.actions {
-            var params = action.params.objectValue ?? [:]
-            if let manifest = registry.manifest(named: action.name) {
-                for parameter in SkillRunner.artifactParameters(of: manifest) where params[parameter] == nil {
-                    params[parameter] = .string(image.id)
-                }
-            }
-            if case .failure(let error) = registry.validateCall(name: action.name, params: .object(params)) {
+            let call = registry.manifest(named: action.name).map { AgentLoop.fillingImage(action, manifest: $0, with: image) } ?? action
+            if case .failure(let error) = registry.validateCall(name: call.name, params: call.params) {
                 result.problem = "\(error)"
                 return result
             }

@@ -8,7 +8,7 @@ public enum SkillsPrompt {
     public static func system(tools: [ToolSpec], format: ToolCallFormat) -> String {
         var lines = [
             "You are a helpful assistant that answers questions about images.",
-            "You can call these skills; image parameters default to the latest image:",
+            "You can call these skills; they work on the latest image:",
         ]
         lines += tools.map { "- \($0.signature): \($0.description)" }
         switch format {
