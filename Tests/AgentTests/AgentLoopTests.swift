@@ -123,3 +123,18 @@ import Tokenizers
         #expect(transcript.steps.allSatisfy { $0.malformed == nil })
     }
 }
+
+/// The routing set in `data/` must stay usable: every line parses and names an installed image
+/// and a known label.
+@Suite struct RoutingSetTests {
+    @Test func everyCaseNamesAnInstalledImageAndAKnownSkill() throws {
+        let store = try ModelStore.locate(searchFrom: [AgentLoopTests.checkout])
+        let cases = try RoutingEvaluation.load(AgentLoopTests.checkout.appendingPathComponent("data/routing.jsonl"), imageRoot: store.root)
+        #expect(cases.count >= 150)
+        #expect(Set(cases.map(\.id)).count == cases.count)
+        for item in cases {
+            #expect(FileManager.default.fileExists(atPath: item.image.path), "\(item.id): \(item.image.path)")
+            #expect([nil, "detect", "segment", "ocr", "tag", "retrieve", "edit"].contains(item.skill), "\(item.id)")
+        }
+    }
+}
