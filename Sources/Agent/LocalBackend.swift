@@ -30,10 +30,15 @@ public final class LocalBackend: AgentBackend, @unchecked Sendable {
     /// one call, which the loop runs once).
     public static let maxActions = 2
 
+    /// Extra tokens a turn that ran out of budget gets to close its JSON.
+    static let closingTokens = 64
+
     /// Serialises calls: the generator holds one KV cache.
     private let lock = Mutex(())
     private var embeddings: [String: [[Float]]] = [:]
     private var grammar: (tools: [ToolSpec], grammar: JSONGrammar, trie: TokenTrie)?
+    /// Tokens that start with a closing quote or bracket, found on first need.
+    private var closers: [Int]?
 
     public init(name: String, llava: LLaVAModel, generator: TextGenerator, format: ToolCallFormat = .json,
                 sampling: SamplingParameters = .greedy, maxTokens: Int = 256) {
@@ -61,7 +66,18 @@ public final class LocalBackend: AgentBackend, @unchecked Sendable {
         let tokens = generator.tokenizer.encode(text, addSpecialTokens: true, imagePlaceholder: "<image>", imageTokenId: llava.imageToken)
         let inputs = try llava.inputs(tokens: tokens, imageEmbeddings: images)
         let constraint = format == .json ? try constraint(for: tools) : nil
-        let (output, statistics) = try generator.generate(inputs: inputs, parameters: sampling, maxTokens: maxTokens, constraint: constraint)
+        var (output, statistics) = try generator.generate(inputs: inputs, parameters: sampling, maxTokens: maxTokens, constraint: constraint)
+        if let constraint, !constraint.isComplete, statistics.finishReason == "length" {
+            // Out of tokens mid-JSON: continue under a bias toward closing quotes and brackets,
+            // so that the turn is still a valid call rather than lost.
+            let written = generator.tokenizer.encode(output, addSpecialTokens: false, parseSpecialTokens: false)
+            let closing = ClosingConstraint(constraint, closers: closers ?? ClosingConstraint.closingTokens(of: generator.tokenizer))
+            closers = closing.closers
+            let (tail, more) = try generator.generate(inputs: inputs + written.map(LlamaInput.token), parameters: .greedy,
+                                                      maxTokens: Self.closingTokens, constraint: closing)
+            output += tail
+            statistics.generatedTokens += more.generatedTokens
+        }
         let elapsed = ContinuousClock.now - start
         return BackendReply(text: output, promptTokens: statistics.promptTokens, generatedTokens: statistics.generatedTokens,
                             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)

@@ -16,14 +16,14 @@ import Tokenizers
 @Suite(.serialized) struct AgentLoopTests {
     static let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static func backend() throws -> LocalBackend {
+    static func backend(maxTokens: Int = 256) throws -> LocalBackend {
         let store = try ModelStore.locate(searchFrom: [checkout])
         let gguf = try store.url(of: "smollm2-135m-instruct")
         let llava = try LLaVAModel.tiny(languageModel: gguf, visionWeights: try store.url(of: "efficientnet-lite0"), threads: 2)
         let file = try GGUFFile(url: gguf)
         let generator = TextGenerator(model: llava.language, tokenizer: try makeTokenizer(gguf: file),
                                       template: ChatTemplate(gguf: file) ?? .chatML, contextLength: 2048)
-        return LocalBackend(name: "llava-plus-tiny", llava: llava, generator: generator, format: .json, maxTokens: 256)
+        return LocalBackend(name: "llava-plus-tiny", llava: llava, generator: generator, format: .json, maxTokens: maxTokens)
     }
 
     static func photo(_ name: String) throws -> URL {
@@ -100,6 +100,21 @@ import Tokenizers
         #expect(json["steps"]?.arrayValue?.count == transcript.steps.count)
         #expect(transcript.html.contains("data:image/png;base64,"))
         print(transcript.markdown)
+    }
+
+    /// A turn that runs out of tokens mid-JSON is continued with a bias toward closing quotes
+    /// and brackets, so it still parses as a turn.
+    @Test func aTurnOutOfTokensStillCloses() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("agent-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let tools = try Self.registry(in: folder).manifests.map(ToolSpec.init)
+        let backend = try Self.backend(maxTokens: 12)
+        let reply = try await backend.complete([AgentMessage(.system, SkillsPrompt.system(tools: tools, format: .json)),
+                                                AgentMessage(.user, "Describe a sunset over the sea in great detail.")], tools: tools)
+        #expect(reply.generatedTokens > 12)
+        #expect(try ToolCallCodec.parse(reply.text, format: .json).get().actions.allSatisfy { ["echo", "label"].contains($0.name) })
+        #expect((try? JSONValue(parsing: reply.text)) != nil, "not strict JSON: \(reply.text)")
     }
 
     @Test func validationErrorsGoBackToTheModel() async throws {
