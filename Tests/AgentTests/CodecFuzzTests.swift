@@ -32,25 +32,31 @@ import Testing
                             "__import__('os')", "$(rm -rf /)", "`id`", "; ls", "eval(", "\u{0}", "\u{FEFF}", "🚀", "👉",
                             "\"actions🚀\"", "\"value👉\"", "1e999", "-", "0x1F", "NaN", "\n", "\u{202E}"]
 
+    /// The `number`th mutated rendering of a seed turn: deletions, inserted fragments,
+    /// truncations, random ASCII and duplicated runs (shared with the loop fuzz).
+    static func mutated(number: Int, format: ToolCallFormat, using random: inout SplitMix) -> String {
+        var scalars = Array(ToolCallCodec.render(seeds[number % seeds.count], format: format).unicodeScalars)
+        for _ in 0..<Int.random(in: 1...6, using: &random) {
+            let at = Int.random(in: 0...scalars.count, using: &random)
+            switch Int.random(in: 0..<5, using: &random) {
+            case 0 where !scalars.isEmpty: scalars.remove(at: min(at, scalars.count - 1))
+            case 1: scalars.insert(contentsOf: fragments.randomElement(using: &random)!.unicodeScalars, at: at)
+            case 2: scalars.removeSubrange(min(at, scalars.count)...)
+            case 3: scalars.insert(Unicode.Scalar(UInt8.random(in: 0...127, using: &random)), at: at)
+            default:
+                let end = min(scalars.count, at + Int.random(in: 0...20, using: &random))
+                scalars.insert(contentsOf: scalars[min(at, scalars.count)..<end], at: min(at, scalars.count))
+            }
+        }
+        return String(String.UnicodeScalarView(scalars))
+    }
+
     @Test func tenThousandMutationsNeverCrash() {
         var random = SplitMix(state: 0x5EED)
         var parsed = 0, rejected = 0
         for number in 0..<10_000 {
             let format = number % 2 == 0 ? ToolCallFormat.llavaPlus : .json
-            var scalars = Array(ToolCallCodec.render(Self.seeds[number % Self.seeds.count], format: format).unicodeScalars)
-            for _ in 0..<Int.random(in: 1...6, using: &random) {
-                let at = Int.random(in: 0...scalars.count, using: &random)
-                switch Int.random(in: 0..<5, using: &random) {
-                case 0 where !scalars.isEmpty: scalars.remove(at: min(at, scalars.count - 1))
-                case 1: scalars.insert(contentsOf: Self.fragments.randomElement(using: &random)!.unicodeScalars, at: at)
-                case 2: scalars.removeSubrange(min(at, scalars.count)...)
-                case 3: scalars.insert(Unicode.Scalar(UInt8.random(in: 0...127, using: &random)), at: at)
-                default:
-                    let end = min(scalars.count, at + Int.random(in: 0...20, using: &random))
-                    scalars.insert(contentsOf: scalars[min(at, scalars.count)..<end], at: min(at, scalars.count))
-                }
-            }
-            switch ToolCallCodec.parse(String(String.UnicodeScalarView(scalars)), format: format) {
+            switch ToolCallCodec.parse(Self.mutated(number: number, format: format, using: &random), format: format) {
             case .success(let turn):
                 parsed += 1
                 // Whatever parsed must be well-formed: names are strings, params are objects.
