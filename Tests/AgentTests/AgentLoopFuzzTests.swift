@@ -1,6 +1,7 @@
 import Foundation
 import Skills
 import Synchronization
+import Tensors
 import Testing
 @testable import Agent
 
@@ -44,7 +45,7 @@ import Testing
         let runner = SkillRunner(registry: registry, artifacts: try ArtifactStore(directory: folder.appendingPathComponent("artifacts")))
         let allowed = Set(SkillError.Kind.allCases.map(\.rawValue) + ["ok"])
         let injections = ["$(touch \(canary))", "`touch \(canary)`", "; touch \(canary)", "__import__('os').system('touch \(canary)')"]
-        var random = CodecFuzzTests.SplitMix(state: 0xF00D)
+        var random = SplitMix64(seed: 0xF00D)
         var malformed = 0, calls = 0
         for number in 0..<10_000 {
             let format = number % 2 == 0 ? ToolCallFormat.llavaPlus : .json

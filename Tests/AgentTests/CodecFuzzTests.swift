@@ -1,5 +1,6 @@
 import Foundation
 import Skills
+import Tensors
 import Testing
 @testable import Agent
 
@@ -7,17 +8,6 @@ import Testing
 /// injection attempts. The codec must return a turn or a structured error for every one,
 /// never crash, and never treat text as code (it has no evaluator to reach).
 @Suite struct CodecFuzzTests {
-    /// A deterministic generator (SplitMix64), so a failure reproduces from its case number.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     static let seeds: [AssistantTurn] = [
         ToolCallCodecTests.frisbee,
@@ -34,7 +24,7 @@ import Testing
 
     /// The `number`th mutated rendering of a seed turn: deletions, inserted fragments,
     /// truncations, random ASCII and duplicated runs (shared with the loop fuzz).
-    static func mutated(number: Int, format: ToolCallFormat, using random: inout SplitMix) -> String {
+    static func mutated(number: Int, format: ToolCallFormat, using random: inout SplitMix64) -> String {
         var scalars = Array(ToolCallCodec.render(seeds[number % seeds.count], format: format).unicodeScalars)
         for _ in 0..<Int.random(in: 1...6, using: &random) {
             let at = Int.random(in: 0...scalars.count, using: &random)
@@ -52,7 +42,7 @@ import Testing
     }
 
     @Test func tenThousandMutationsNeverCrash() {
-        var random = SplitMix(state: 0x5EED)
+        var random = SplitMix64(seed: 0x5EED)
         var parsed = 0, rejected = 0
         for number in 0..<10_000 {
             let format = number % 2 == 0 ? ToolCallFormat.llavaPlus : .json
@@ -71,7 +61,7 @@ import Testing
     }
 
     @Test func randomBytesNeverCrash() {
-        var random = SplitMix(state: 42)
+        var random = SplitMix64(seed: 42)
         for number in 0..<2_000 {
             let bytes = (0..<Int.random(in: 0...300, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
             let text = String(decoding: bytes, as: UTF8.self)

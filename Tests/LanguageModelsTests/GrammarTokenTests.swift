@@ -1,5 +1,6 @@
 import Foundation
 import ModelStore
+import Tensors
 import Testing
 import Tokenizers
 @testable import LanguageModels

@@ -1,19 +1,8 @@
 import Foundation
 import Testing
 @testable import ModelFormats
+import Tensors
 
-/// SplitMix64: a small, seedable generator, so that a failing iteration can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Random damage to a valid file, of the kinds that break parsers: flipped bits, boundary
 /// values written over counts and lengths, truncation, and ranges duplicated, removed or spliced.
@@ -147,7 +136,7 @@ struct Mutator {
 
     static func run(seeds: [[UInt8]], seedOffset: UInt64, structured: Bool,
                     parse: (MappedFile) throws -> Void) -> Tally {
-        var mutator = Mutator(random: SplitMix64(state: seed &+ seedOffset))
+        var mutator = Mutator(random: SplitMix64(seed: seed &+ seedOffset))
         var tally = Tally()
         for iteration in 0..<iterations {
             let original = seeds[iteration % seeds.count]

@@ -1,5 +1,6 @@
 import Foundation
 import ModelFormats
+import Tensors
 import Testing
 @testable import Tokenizers
 
@@ -275,18 +276,5 @@ private enum SentencePieceFixtures {
         metadata["tokenizer.ggml.model"] = .string("llama")
         metadata["tokenizer.ggml.scores"] = .array(.float32([1, 2]))
         #expect(throws: TokenizerError.self) { try SentencePieceTokenizer(ggufMetadata: metadata) }
-    }
-}
-
-/// A small seeded generator, so corruption tests are reproducible.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
