@@ -18,21 +18,21 @@ public final class KeyValueCache {
     public let width: Int
     private let keys: [UnsafeMutableRawPointer]
     private let values: [UnsafeMutableRawPointer]
+    /// One mapping for every layer: positions not yet stored take no memory.
+    private let storage: ZeroedPages
 
     init(precision: Precision, layerCount: Int, capacity: Int, width: Int) {
         (self.precision, self.layerCount, self.capacity, self.width) = (precision, layerCount, capacity, width)
-        let bytes = capacity * width * (precision == .f16 ? 2 : 4)
-        keys = (0..<layerCount).map { _ in .allocate(byteCount: max(bytes, 1), alignment: 64) }
-        values = (0..<layerCount).map { _ in .allocate(byteCount: max(bytes, 1), alignment: 64) }
-    }
-
-    deinit {
-        for p in keys + values { p.deallocate() }
+        // Each layer's keys, then its values, on 64-byte boundaries.
+        let bytes = (capacity * width * (precision == .f16 ? 2 : 4) + 63) / 64 * 64
+        storage = ZeroedPages(byteCount: 2 * layerCount * bytes)
+        keys = (0..<layerCount).map { [storage] in storage.pointer + 2 * $0 * bytes }
+        values = (0..<layerCount).map { [storage] in storage.pointer + (2 * $0 + 1) * bytes }
     }
 
     var usesHalfPrecision: Bool { precision == .f16 }
 
-    /// Bytes held for keys and values.
+    /// Bytes reserved for keys and values at full capacity (resident only as positions are stored).
     public var byteCount: Int { 2 * layerCount * capacity * width * (precision == .f16 ? 2 : 4) }
 
     /// Stores `count` positions of keys and values (`count * width` floats each) from `position` on.

@@ -10,7 +10,9 @@ public enum LlamaInput: Sendable, Equatable {
 }
 
 /// One conversation's state for a ``Llama``: the key/value cache and every scratch buffer,
-/// allocated once up front so that evaluating tokens allocates nothing.
+/// allocated once up front so that evaluating tokens allocates nothing. Both are reserved for
+/// `capacity` positions and `maxBatch` tokens but take memory only as they are used (see
+/// ``ZeroedPages``).
 public final class LlamaSession {
     public let model: Llama
     /// Positions the key/value cache holds.
@@ -19,20 +21,39 @@ public final class LlamaSession {
     public private(set) var position = 0
     /// Largest number of tokens run through the layers at once; longer inputs go in chunks.
     public let maxBatch: Int
+    /// The default ``maxBatch``.
+    public static let defaultMaxBatch = 512
 
     /// Batches at least this long decode weights to floats and use a BLAS GEMM; shorter ones use
     /// the fused quantised matrix-vector kernels.
     static let gemmThreshold = 8
+    /// Floats of decoded weight rows per thread and GEMM call (1 MB, at least 16 rows): large
+    /// enough that repacking the activations for each call costs little, small enough to stay
+    /// near the cache.
+    static let decodedBlockFloats = 1 << 18
+    /// Intermediate values per slice of a prompt batch's feed-forward pass; a multiple of 256 so
+    /// that slices start on block boundaries of every format.
+    static let feedForwardSlice = 512
+    /// Queries per attention GEMM in a prompt batch, which bounds the scores buffer (a batch of
+    /// 512 over a 4096-position context would need 8 MB per thread at once).
+    static let attentionQueries = 128
 
     private let activations: QuantizedActivations
     /// Every layer's keys and values.
     public let cache: KeyValueCache
-    private let x, normed, query, key, value, attention, gate, up, scores, blockSums, dequantized, rounded, logits: Buffer
+    /// `query` also receives the attention output: each head's output overwrites its own query.
+    private let x, normed, query, key, value, gate, up, scores, blockSums, logits: Buffer
+    /// Prompt batches round each matrix product's input through 8-bit in place, once for the
+    /// products that share it. Only a model whose products of one input round differently (say
+    /// q8_0- and q8_K-layout formats side by side) needs rounded copies, kept here.
+    private let rounded: Buffer
+    /// Each thread's block of weight rows decoded to floats for the prompt-batch GEMMs.
+    private let decodedRows: Buffer
     /// One layer's cached keys and values widened to f32 for the prompt-batch GEMMs.
     private let wideKeys, wideValues: Buffer
 
     /// A session with room for `capacity` positions (at most the model's context length).
-    public init(model: Llama, capacity: Int? = nil, maxBatch: Int = 512, cachePrecision: KeyValueCache.Precision = .f16) {
+    public init(model: Llama, capacity: Int? = nil, maxBatch: Int = defaultMaxBatch, cachePrecision: KeyValueCache.Precision = .f16) {
         let c = model.configuration
         self.model = model
         self.capacity = min(capacity ?? c.contextLength, c.contextLength)
@@ -41,24 +62,31 @@ public final class LlamaSession {
         cache = KeyValueCache(precision: cachePrecision, layerCount: c.layerCount, capacity: self.capacity,
                               width: c.keyValueWidth)
         x = Buffer(maxBatch * c.hiddenSize)
-        normed = Buffer(maxBatch * max(c.hiddenSize, c.intermediateSize))
+        normed = Buffer(maxBatch * c.hiddenSize)
         query = Buffer(maxBatch * c.queryWidth)
         key = Buffer(maxBatch * c.keyValueWidth)
         value = Buffer(maxBatch * c.keyValueWidth)
-        attention = Buffer(maxBatch * c.queryWidth)
-        gate = Buffer(maxBatch * c.intermediateSize)
-        up = Buffer(maxBatch * c.intermediateSize)
-        // Attention scores: one [batch, positions] block per thread for prompts, every head's row
-        // for single tokens.
-        scores = Buffer(max(maxBatch * model.pool.threadCount, c.headCount) * self.capacity)
+        // Feed-forward activations: a few whole rows token by token, a slice of each row in batches.
+        let feedForwardFloats = max(min(maxBatch, Self.gemmThreshold - 1) * c.intermediateSize,
+                                    maxBatch * min(c.intermediateSize, Self.feedForwardSlice))
+        gate = Buffer(feedForwardFloats)
+        up = Buffer(feedForwardFloats)
+        // Attention scores: one [queries, positions] block per thread for prompts, every head's
+        // row for single tokens.
+        scores = Buffer(max(min(maxBatch, Self.attentionQueries) * model.pool.threadCount, c.headCount) * self.capacity)
         activations = QuantizedActivations(capacity: max(c.hiddenSize, c.intermediateSize, c.queryWidth))
         // One sum per 32-value block of the widest input vector; all threads read the same sums.
         blockSums = Buffer(max(c.hiddenSize, c.intermediateSize, c.queryWidth) / 32 + 1)
-        // Room for the largest layer matrix as floats; the vocabulary projection only ever runs
-        // one row at a time, through the fused kernels.
-        dequantized = Buffer(model.layers.flatMap { [$0.query, $0.key, $0.value, $0.attentionOutput, $0.gate, $0.up, $0.down] }
-            .map { $0.rows * $0.columns }.max() ?? 0)
-        rounded = Buffer(maxBatch * max(c.hiddenSize, c.intermediateSize, c.queryWidth))
+        // Blocks of rows rather than whole matrices: a 1B model's feed-forward matrix alone is
+        // 64 MB as floats. The vocabulary projection only ever runs one row at a time, through the
+        // fused kernels.
+        let widest = max(c.hiddenSize, c.intermediateSize, c.queryWidth)
+        decodedRows = Buffer(model.pool.threadCount * max(Self.decodedBlockFloats, 16 * widest))
+        // Two copies where gate and up round differently (both are read at once), one where q, k
+        // and v do.
+        let roundingCopies = model.layers.contains { $0.gate.format.activationLayout != $0.up.format.activationLayout } ? 2
+            : model.layers.contains { Set([$0.query, $0.key, $0.value].map(\.format.activationLayout)).count > 1 } ? 1 : 0
+        rounded = Buffer(roundingCopies * maxBatch * c.hiddenSize)
         wideKeys = Buffer(cacheSize)
         wideValues = Buffer(cacheSize)
         logits = Buffer(c.vocabularySize)
@@ -142,24 +170,19 @@ public final class LlamaSession {
         }
         for (l, layer) in model.layers.enumerated() {
             rmsNorm(x.pointer, n, weight: layer.attentionNorm, into: normed.pointer)
-            linear(layer.query, normed.pointer, n, into: query.pointer)
-            linear(layer.key, normed.pointer, n, into: key.pointer)
-            linear(layer.value, normed.pointer, n, into: value.pointer)
+            // Rounded once, in place, for all three (see `rounded`).
+            let inPlace = rounded.count == 0
+            linear(layer.query, normed.pointer, n, into: query.pointer, rounding: inPlace ? normed.pointer : rounded.pointer)
+            linear(layer.key, normed.pointer, n, into: key.pointer, rounding: inPlace ? nil : rounded.pointer)
+            linear(layer.value, normed.pointer, n, into: value.pointer, rounding: inPlace ? nil : rounded.pointer)
             applyRope(n)
             cache.store(layer: l, at: position, count: n, keys: key.pointer, values: value.pointer)
             attend(layer: l, n)
-            linear(layer.attentionOutput, attention.pointer, n, into: normed.pointer)
+            linear(layer.attentionOutput, query.pointer, n, into: normed.pointer, rounding: query.pointer)
             add(normed.pointer, into: x.pointer, count: n * hidden)
 
             rmsNorm(x.pointer, n, weight: layer.feedForwardNorm, into: normed.pointer)
-            linear(layer.gate, normed.pointer, n, into: gate.pointer)
-            linear(layer.up, normed.pointer, n, into: up.pointer)
-            for i in 0..<n * c.intermediateSize {
-                let g = gate.pointer[i]
-                gate.pointer[i] = g / (1 + expf(-g)) * up.pointer[i]
-            }
-            linear(layer.down, gate.pointer, n, into: normed.pointer)
-            add(normed.pointer, into: x.pointer, count: n * hidden)
+            feedForward(layer, n)
         }
         position += n
     }
@@ -168,7 +191,7 @@ public final class LlamaSession {
     private func projectToVocabulary(row: Int) {
         let hidden = model.configuration.hiddenSize
         rmsNorm(x.pointer + row * hidden, 1, weight: model.outputNorm, into: normed.pointer)
-        linear(model.output, normed.pointer, 1, into: logits.pointer)
+        linear(model.output, normed.pointer, 1, into: logits.pointer, rounding: nil)
     }
 
     private func rmsNorm(_ input: UnsafePointer<Float>, _ n: Int, weight: [Float], into output: UnsafeMutablePointer<Float>) {
@@ -186,9 +209,12 @@ public final class LlamaSession {
         for i in 0..<count { target[i] += source[i] }
     }
 
-    /// `output[n, rows] = input[n, columns] · wᵀ`.
-    private func linear(_ w: WeightMatrix, _ input: UnsafePointer<Float>, _ n: Int, into output: UnsafeMutablePointer<Float>) {
-        if n < Self.gemmThreshold || w.rows * w.columns > dequantized.count {
+    /// `output[n, rows] = input[n, columns] · wᵀ`. Batches first round `input` as `w`'s integer
+    /// kernels see it (see ``roundedForGEMM(_:_:width:format:into:)``) into `rounding`, which
+    /// may be `input` itself; nil when `input` is already rounded for `w`.
+    private func linear(_ w: WeightMatrix, _ input: UnsafeMutablePointer<Float>, _ n: Int, into output: UnsafeMutablePointer<Float>,
+                        rounding: UnsafeMutablePointer<Float>?) {
+        if n < Self.gemmThreshold {
             let sums = blockSums.pointer
             for t in 0..<n {
                 let vector = input + t * w.columns
@@ -208,28 +234,92 @@ public final class LlamaSession {
             }
             return
         }
-        // Each thread decodes its share of the weight rows and multiplies them with a
-        // single-threaded GEMM: one pool for all parallel work, and the decoded rows are still
-        // in cache when the GEMM reads them.
-        let floats = dequantized.pointer
-        var left = input
-        if let layout = w.format.activationLayout {
-            // See the same 8-bit view of the activations as the token-by-token kernels do.
-            let out = rounded.pointer
-            model.pool.parallelFor(n) { tokens in
-                for t in tokens {
-                    QuantizedActivations.roundTrip(input + t * w.columns, count: w.columns, layout: layout,
-                                                   into: out + t * w.columns)
-                }
-            }
-            left = UnsafePointer(out)
+        let a = rounding.map { roundedForGEMM(input, n, width: w.columns, format: w.format, into: $0) } ?? UnsafePointer(input)
+        gemm(w, rows: 0..<w.rows, columns: 0..<w.columns, a, n, into: output, accumulating: false)
+    }
+
+    /// SwiGLU feed-forward of the batch in `normed`, added to the residual stream `x`. Prompt
+    /// batches go through the intermediate width a slice at a time, accumulating the `down`
+    /// projection straight into `x` (not into `normed`, which later slices still read), so that
+    /// the gate and up activations take `n * feedForwardSlice` floats, not `n * intermediateSize`.
+    private func feedForward(_ layer: Llama.Layer, _ n: Int) {
+        let width = model.configuration.intermediateSize
+        guard n >= Self.gemmThreshold else {
+            linear(layer.gate, normed.pointer, n, into: gate.pointer, rounding: nil)
+            linear(layer.up, normed.pointer, n, into: up.pointer, rounding: nil)
+            swiGLU(count: n * width)
+            linear(layer.down, gate.pointer, n, into: normed.pointer, rounding: nil)
+            add(normed.pointer, into: x.pointer, count: n * model.configuration.hiddenSize)
+            return
         }
-        let a = left
-        model.pool.parallelFor(w.rows, granularity: 16) { range in
-            for r in range { w.dequantizeRow(r, into: floats + r * w.columns) }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(range.count), Int32(w.columns), 1,
-                        a, Int32(w.columns), floats + range.lowerBound * w.columns, Int32(w.columns),
-                        0, output + range.lowerBound, Int32(w.rows))
+        // Rounded once for both projections when they share an activation layout (as in every
+        // llama.cpp file), in place unless the model needs copies (see `rounded`).
+        let hidden = model.configuration.hiddenSize
+        let gateInput = roundedForGEMM(normed.pointer, n, width: hidden, format: layer.gate.format,
+                                       into: rounded.count == 0 ? normed.pointer : rounded.pointer)
+        let upInput = layer.up.format.activationLayout == layer.gate.format.activationLayout ? gateInput
+            : roundedForGEMM(normed.pointer, n, width: hidden, format: layer.up.format,
+                             into: rounded.pointer + rounded.count / 2)
+        for start in stride(from: 0, to: width, by: Self.feedForwardSlice) {
+            let slice = start..<min(width, start + Self.feedForwardSlice)
+            gemm(layer.gate, rows: slice, columns: 0..<layer.gate.columns, gateInput, n, into: gate.pointer,
+                 outputStride: slice.count, accumulating: false)
+            gemm(layer.up, rows: slice, columns: 0..<layer.up.columns, upInput, n, into: up.pointer,
+                 outputStride: slice.count, accumulating: false)
+            swiGLU(count: n * slice.count)
+            // Slices start on 256-value boundaries, so rounding a slice matches rounding the row.
+            let downInput = roundedForGEMM(gate.pointer, n, width: slice.count, format: layer.down.format, into: gate.pointer)
+            gemm(layer.down, rows: 0..<layer.down.rows, columns: slice, downInput, n, into: x.pointer,
+                 accumulating: true)
+        }
+    }
+
+    /// `gate = silu(gate) * up` over the first `count` values.
+    private func swiGLU(count: Int) {
+        for i in 0..<count {
+            let g = gate.pointer[i]
+            gate.pointer[i] = g / (1 + expf(-g)) * up.pointer[i]
+        }
+    }
+
+    /// `input` (`n` rows of `width`) as the 8-bit-rounded floats that `format`'s integer kernels
+    /// see, written to `scratch` (which may be `input`: each block is read before it is written),
+    /// so that batches agree with token-by-token evaluation; `input` itself, untouched, for
+    /// formats multiplied in floats.
+    private func roundedForGEMM(_ input: UnsafePointer<Float>, _ n: Int, width: Int, format: BlockFormat,
+                                into scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        guard let layout = format.activationLayout else { return input }
+        model.pool.parallelFor(n) { tokens in
+            for t in tokens {
+                QuantizedActivations.roundTrip(input + t * width, count: width, layout: layout, into: scratch + t * width)
+            }
+        }
+        return UnsafePointer(scratch)
+    }
+
+    /// `output[n, rows.count] (+)= a[n, columns.count] · w[rows, columns]ᵀ`: weight row `r` gives
+    /// output column `r - rows.lowerBound`, and the `n` output rows are `outputStride` floats
+    /// apart (default `w.rows`). Each thread decodes its share of the weight rows, a block at a time, and multiplies
+    /// each block with a single-threaded GEMM: one pool for all parallel work, and the decoded
+    /// rows are still in cache when the GEMM reads them.
+    private func gemm(_ w: WeightMatrix, rows: Range<Int>, columns: Range<Int>, _ a: UnsafePointer<Float>, _ n: Int,
+                      into output: UnsafeMutablePointer<Float>, outputStride: Int? = nil, accumulating: Bool) {
+        let threads = model.pool.threadCount
+        let k = columns.count
+        let block = max(16, Self.decodedBlockFloats / k / 16 * 16)
+        let ldc = outputStride ?? w.rows
+        model.pool.run { part in
+            let floats = decodedRows.pointer + part * (decodedRows.count / threads)
+            // Contiguous 16-row-aligned shares, as `parallelFor` splits them.
+            let units = (rows.count + 15) / 16
+            let end = rows.lowerBound + min(rows.count, units * (part + 1) / threads * 16)
+            for start in stride(from: rows.lowerBound + min(rows.count, units * part / threads * 16), to: end, by: block) {
+                let count = min(block, end - start)
+                for r in 0..<count { w.dequantizeRow(start + r, columns: columns, into: floats + r * k) }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(count), Int32(k), 1,
+                            a, Int32(k), floats, Int32(k), accumulating ? 1 : 0,
+                            output + (start - rows.lowerBound), Int32(ldc))
+            }
         }
     }
 
@@ -256,7 +346,8 @@ public final class LlamaSession {
         }
     }
 
-    /// Causal grouped-query attention of the batch's queries over every cached position.
+    /// Causal grouped-query attention of the batch's queries over every cached position, written
+    /// over the queries.
     private func attend(layer l: Int, _ n: Int) {
         let c = model.configuration
         let d = c.headDimension
@@ -280,7 +371,7 @@ public final class LlamaSession {
                             row[t] = cache.dotKey(layer: l, position: t, offset: kvOffset, q, count: d) * scale
                         }
                         softmax(row, visible, roundingToHalf: halfPrecision)
-                        let out = attention.pointer + i * c.queryWidth + h * d
+                        let out = q  // this head's query is not read again
                         out.update(repeating: 0, count: d)
                         for t in 0..<visible {
                             cache.accumulateValue(layer: l, position: t, offset: kvOffset, weight: row[t], into: out, count: d)
@@ -293,22 +384,29 @@ public final class LlamaSession {
         // A prompt batch: per head, scores = Q Kᵀ and output = softmax(scores) V as GEMMs.
         let (keysF32, valuesF32) = cache.floatViews(layer: l, positions: total, keyScratch: wideKeys.pointer,
                                                     valueScratch: wideValues.pointer, pool: model.pool)
-        // Heads in parallel, each thread with its own slice of the scores buffer.
-        let scoresPerHead = n * total
+        // Heads in parallel, each thread with its own slice of the scores buffer; the queries of
+        // a head go in chunks, each over only the positions its last query sees.
         let threads = model.pool.threadCount
+        let chunk = min(n, Self.attentionQueries)
         model.pool.run { part in
-            let headScores = scores.pointer + part * scoresPerHead
+            let headScores = scores.pointer + part * chunk * total
             for h in stride(from: part, to: c.headCount, by: threads) {
                 let kvOffset = (h / group) * d
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(total), Int32(d), scale,
-                            query.pointer + h * d, Int32(c.queryWidth), keysF32 + kvOffset, Int32(c.keyValueWidth),
-                            0, headScores, Int32(total))
-                for i in 0..<n {
-                    softmax(headScores + i * total, position + i + 1, zeroingUpTo: total, roundingToHalf: halfPrecision)
+                for first in stride(from: 0, to: n, by: chunk) {
+                    let rows = min(chunk, n - first)
+                    let visible = position + first + rows
+                    let q = query.pointer + first * c.queryWidth + h * d
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(visible), Int32(d), scale,
+                                q, Int32(c.queryWidth), keysF32 + kvOffset, Int32(c.keyValueWidth),
+                                0, headScores, Int32(visible))
+                    for i in 0..<rows {
+                        softmax(headScores + i * visible, position + first + i + 1, zeroingUpTo: visible,
+                                roundingToHalf: halfPrecision)
+                    }
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(visible), 1,
+                                headScores, Int32(visible), valuesF32 + kvOffset, Int32(c.keyValueWidth),
+                                0, q, Int32(c.queryWidth))
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(d), Int32(total), 1,
-                            headScores, Int32(total), valuesF32 + kvOffset, Int32(c.keyValueWidth),
-                            0, attention.pointer + h * d, Int32(c.queryWidth))
             }
         }
     }
@@ -335,14 +433,14 @@ private func softmax(_ values: UnsafeMutablePointer<Float>, _ count: Int, zeroin
     if end > count { (values + count).update(repeating: 0, count: end - count) }
 }
 
-/// A fixed-size float buffer owned by a session.
+/// A fixed-size, zero-filled float buffer owned by a session.
 private final class Buffer {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
+    private let pages: ZeroedPages
     init(_ count: Int) {
         self.count = count
-        pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        pages = ZeroedPages(byteCount: count * MemoryLayout<Float>.stride)
+        pointer = pages.pointer.bindMemory(to: Float.self, capacity: count)
     }
-    deinit { pointer.deallocate() }
 }

@@ -31,6 +31,12 @@ public struct WeightMatrix: @unchecked Sendable {
         format.dequantize(row: row(r), count: columns, into: output)
     }
 
+    /// Columns `range` of row `r` decoded into `output` (`range.count` floats); `range` starts
+    /// and ends on block boundaries.
+    public func dequantizeRow(_ r: Int, columns range: Range<Int>, into output: UnsafeMutablePointer<Float>) {
+        format.dequantize(row: row(r) + format.rowBytes(count: range.lowerBound), count: range.count, into: output)
+    }
+
     /// `output[r] = row(r) · vector` for `r` in `range`. `blockSums` as in
     /// ``BlockFormat/dot(row:vector:blockSums:count:)``.
     @inline(__always)
