@@ -221,7 +221,7 @@ def tesseract_lines(path: str, region_origin: tuple) -> list:
     try:
         run = subprocess.run(["tesseract", path, "-", "--tessdata-dir", str(tessdata), "-l", "eng",
                               "-c", "tessedit_create_tsv=1"],
-                             capture_output=True, text=True)
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True)
     except FileNotFoundError:
         raise SystemExit("ocr: the tesseract program is missing; run scripts/setup.sh (Debian tesseract-ocr)")
     if run.returncode != 0:

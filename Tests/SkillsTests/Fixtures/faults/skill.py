@@ -25,10 +25,10 @@ def handle(params, output_dir):
         os._exit(3)
     if mode == "hang":
         # A grandchild that must die with the skill when the call times out.
-        child = subprocess.Popen(["sleep", "30"])
+        child = subprocess.Popen(["sleep", "300"])
         with open(params["pid_file"], "w") as f:
             f.write(f"{os.getpid()} {child.pid}")
-        time.sleep(30)
+        time.sleep(300)
     if mode == "garbage":
         sys.stdout.write("this is not json\n")
         sys.stdout.flush()
