@@ -42,6 +42,9 @@ final class ChildProcess: Sendable {
         var stdoutOpen = true
         var stderrOpen = true
         var stdinOpen = true
+        /// Until the I/O thread ends: after that the wake pipe's numbers may belong to another
+        /// process's pipes, so nothing may write to them.
+        var wakeOpen = true
         var pendingInput: [UInt8] = []
         var closeInputWhenWritten = false
         var stderrTail: [UInt8] = []
@@ -167,14 +170,20 @@ final class ChildProcess: Sendable {
             if exited { break }
         }
         handleExit()
-        close(wakeRead)
-        close(wakeWrite)
+        state.withLock { state in
+            state.wakeOpen = false
+            close(wakeRead)
+            close(wakeWrite)
+        }
     }
 
     /// Makes the I/O thread poll again (new input to write).
     private func wake() {
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
+        state.withLock { state in
+            guard state.wakeOpen else { return }
+            var byte: UInt8 = 1
+            _ = write(wakeWrite, &byte, 1)
+        }
     }
 
     // MARK: - Control (any thread)
