@@ -84,7 +84,11 @@ struct AskCommand: AsyncParsableCommand {
         try transcript.json.prettyJSON.write(to: folder.appendingPathComponent("transcript.json"), atomically: true, encoding: .utf8)
         try transcript.markdown.write(to: folder.appendingPathComponent("transcript.md"), atomically: true, encoding: .utf8)
         try transcript.html.write(to: folder.appendingPathComponent("transcript.html"), atomically: true, encoding: .utf8)
-        if transcript.stopReason != .answered { print("\nStopped: \(transcript.stopReason.text); last reply: \(transcript.answer)") }
+        switch transcript.stopReason {
+        case .answered: break
+        case .repeatedCalls: print("(stopped: the model asked again for the calls it had just seen answered)")
+        default: print("\nStopped: \(transcript.stopReason.text); last reply: \(transcript.answer)")
+        }
         FileHandle.standardError.write(Data(String(format: "[%d steps, %.1f s; transcript: %@/transcript.html]\n",
                                                    transcript.steps.count, transcript.seconds, folder.path).utf8))
     }
