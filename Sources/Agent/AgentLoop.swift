@@ -76,7 +76,7 @@ public struct AgentLoop: Sendable {
                     transcript.stopReason = .answered
                     onEvent(.answer(turn.value))
                     finished = true
-                } else if let previous = transcript.steps.last?.turn?.actions, Set(distinct(previous)) == Set(distinct(turn.actions)) {
+                } else if let previous = transcript.steps.last?.turn?.actions, Set(previous) == Set(turn.actions) {
                     transcript.answer = turn.value
                     transcript.stopReason = .repeatedCalls
                     onEvent(.answer(turn.value))
@@ -130,24 +130,8 @@ public struct AgentLoop: Sendable {
     /// `call` with its required image parameters that the model left out (the model is not
     /// shown them, see ``ToolSpec``) set to `image`.
     static func fillingImage(_ call: ToolCall, manifest: SkillManifest, with image: Artifact) -> ToolCall {
-        guard var params = call.params.objectValue else { return call }
-        let required = manifest.inputSchema["required"]?.arrayValue ?? []
-        for parameter in SkillRunner.artifactParameters(of: manifest) where params[parameter] == nil
-            && manifest.inputSchema["properties"]?[parameter]?["format"]?.stringValue == "image-artifact"
-            && required.contains(.string(parameter)) {
-            params[parameter] = .string(image.id)
-        }
-        return ToolCall(name: call.name, params: .object(params))
-    }
-
-    /// The calls without repeats, in first-seen order (their identity is name and parameters).
-    private func distinct(_ actions: [ToolCall]) -> [String] {
-        var seen: [String] = []
-        for action in actions {
-            let key = action.name + " " + action.params.compactJSON
-            if !seen.contains(key) { seen.append(key) }
-        }
-        return seen
+        guard let params = call.params.objectValue else { return call }
+        return ToolCall(name: call.name, params: .object(SkillRunner.fillingImage(params, with: image.id, for: manifest)))
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -3,7 +3,7 @@ import Skills
 
 /// One action of an assistant turn: a skill and its parameters, as the model wrote them
 /// (not yet validated: the registry does that).
-public struct ToolCall: Sendable, Equatable {
+public struct ToolCall: Sendable, Hashable {
     public var name: String
     public var params: JSONValue
 

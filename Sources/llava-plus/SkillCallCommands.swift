@@ -35,7 +35,7 @@ extension SkillsCommand {
             abstract: "Call one skill with JSON parameters and print its result.",
             discussion: """
                 Images given with --image become artifacts of the call's conversation; the first one fills the \
-                skill's image parameter when PARAMS leaves it out. Exit status 1 when the call fails.
+                skill's required image parameter when PARAMS leaves it out. Exit status 1 when the call fails.
                 """)
 
         @OptionGroup var folders: Folders
@@ -66,9 +66,8 @@ extension SkillsCommand {
                     throw ValidationError("--image \(path): \(error)")
                 }
             }
-            if let manifest = registry.manifest(named: name), let first = ids.first,
-               let parameter = SkillRunner.artifactParameters(of: manifest).first(where: { parameters[$0] == nil }) {
-                parameters[parameter] = .string(first)
+            if let manifest = registry.manifest(named: name), let first = ids.first {
+                parameters = SkillRunner.fillingImage(parameters, with: first, for: manifest)
             }
             let outcome = await runner.call(name, params: .object(parameters))
             await runner.shutdown()

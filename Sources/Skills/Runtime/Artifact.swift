@@ -39,6 +39,19 @@ public struct Artifact: Sendable, Equatable {
         return .object(object)
     }
 
+    /// The artifact as one JSON record (artifact indexes, call logs); the file is named relative
+    /// to the folder that holds it.
+    public var record: JSONValue {
+        var object: [String: JSONValue] = [
+            "id": .string(id), "kind": .string(kind.rawValue), "sha256": .string(sha256),
+            "bytes": .number(Double(byteCount)), "media_type": .string(mediaType), "file": .string(url.lastPathComponent),
+        ]
+        if let source { object["source"] = .string(source) }
+        if let box { object["box"] = .array(box.map { .number($0) }) }
+        if let label { object["label"] = .string(label) }
+        return .object(object)
+    }
+
     /// The media type of `bytes` from their first bytes.
     public static func sniffMediaType(_ bytes: some Collection<UInt8>) -> String {
         let head = Array(bytes.prefix(12))
@@ -62,5 +75,20 @@ public struct Artifact: Sendable, Equatable {
         case "application/json": "json"
         default: "bin"
         }
+    }
+}
+
+extension Artifact {
+    /// Reads a ``record`` whose file is in `folder`; nil if a field is missing or the file name
+    /// would leave the folder.
+    public init?(record value: JSONValue, folder: URL) {
+        guard let id = value["id"]?.stringValue, let kind = value["kind"]?.stringValue.flatMap(Kind.init),
+              let hash = value["sha256"]?.stringValue, let bytes = value["bytes"]?.numberValue,
+              let mediaType = value["media_type"]?.stringValue, let file = value["file"]?.stringValue,
+              !file.contains("/")
+        else { return nil }
+        self.init(id: id, kind: kind, sha256: hash, byteCount: Int(bytes), mediaType: mediaType,
+                  url: folder.appendingPathComponent(file), source: value["source"]?.stringValue,
+                  box: value["box"]?.arrayValue?.compactMap(\.numberValue), label: value["label"]?.stringValue)
     }
 }

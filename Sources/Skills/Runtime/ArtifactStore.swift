@@ -44,7 +44,7 @@ public final class ArtifactStore: Sendable {
         for (number, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() {
             let value: JSONValue
             do { value = try JSONValue(parsing: line) } catch { throw StoreError.corruptIndex(line: number + 1, error.message) }
-            guard let artifact = Self.artifact(from: value, directory: directory) else {
+            guard let artifact = Artifact(record: value, folder: directory) else {
                 throw StoreError.corruptIndex(line: number + 1, "expected an artifact record")
             }
             loaded[artifact.id] = artifact
@@ -84,7 +84,7 @@ public final class ArtifactStore: Sendable {
             if !FileManager.default.fileExists(atPath: url.path) {
                 try bytes.write(to: url, options: .atomic)
             }
-            try appendToIndex(artifact)
+            try JSONLines.append(artifact.record, to: indexURL)
         } catch {
             throw StoreError.io("\(url.path): cannot store the artifact: \(error.localizedDescription)")
         }
@@ -101,35 +101,5 @@ public final class ArtifactStore: Sendable {
             throw StoreError.io("\(url.path): cannot read the file")
         }
         return try add(bytes, kind: kind, label: label ?? url.lastPathComponent)
-    }
-
-    private func appendToIndex(_ artifact: Artifact) throws {
-        var record: [String: JSONValue] = [
-            "id": .string(artifact.id), "kind": .string(artifact.kind.rawValue), "sha256": .string(artifact.sha256),
-            "bytes": .number(Double(artifact.byteCount)), "media_type": .string(artifact.mediaType),
-            "file": .string(artifact.url.lastPathComponent),
-        ]
-        if let source = artifact.source { record["source"] = .string(source) }
-        if let box = artifact.box { record["box"] = .array(box.map { .number($0) }) }
-        if let label = artifact.label { record["label"] = .string(label) }
-        let line = Data((JSONValue.object(record).compactJSON + "\n").utf8)
-        if !FileManager.default.fileExists(atPath: indexURL.path) {
-            FileManager.default.createFile(atPath: indexURL.path, contents: nil)
-        }
-        let handle = try FileHandle(forWritingTo: indexURL)
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: line)
-    }
-
-    private static func artifact(from value: JSONValue, directory: URL) -> Artifact? {
-        guard let id = value["id"]?.stringValue, let kind = value["kind"]?.stringValue.flatMap(Artifact.Kind.init),
-              let hash = value["sha256"]?.stringValue, let bytes = value["bytes"]?.numberValue,
-              let mediaType = value["media_type"]?.stringValue, let file = value["file"]?.stringValue,
-              !file.contains("/")
-        else { return nil }
-        return Artifact(id: id, kind: kind, sha256: hash, byteCount: Int(bytes), mediaType: mediaType,
-                        url: directory.appendingPathComponent(file), source: value["source"]?.stringValue,
-                        box: value["box"]?.arrayValue?.compactMap(\.numberValue), label: value["label"]?.stringValue)
     }
 }

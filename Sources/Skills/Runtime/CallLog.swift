@@ -42,15 +42,8 @@ public final class CallLog: Sendable {
             }
             stored.artifacts[index].url = copy
         }
-        let line = Data((stored.json.compactJSON + "\n").utf8)
         try records.withLock { list in
-            if !FileManager.default.fileExists(atPath: callsURL.path) {
-                FileManager.default.createFile(atPath: callsURL.path, contents: nil)
-            }
-            let handle = try FileHandle(forWritingTo: callsURL)
-            defer { try? handle.close() }
-            try handle.seekToEnd()
-            try handle.write(contentsOf: line)
+            try JSONLines.append(stored.json, to: callsURL)
             list.append(stored)
         }
     }

@@ -31,7 +31,7 @@ public struct CallRecord: Sendable, Equatable {
             "skill": .string(skill), "version": .string(version), "params": params,
             "applied_defaults": .array(appliedDefaults.map { .object(["pointer": .string($0.pointer), "value": $0.value]) }),
             "inputs": .object(inputs.mapValues { .string($0) }), "output": output, "outcome": .string(outcome),
-            "artifacts": .array(artifacts.map(Self.artifactJSON)),
+            "artifacts": .array(artifacts.map(\.record)),
             "ms": .number((milliseconds * 1000).rounded() / 1000),
             "started": .string(started.ISO8601Format(Self.timeFormat)),
             "log": .string(log),
@@ -54,7 +54,7 @@ public struct CallRecord: Sendable, Equatable {
         inputs = try field("inputs", \.objectValue).compactMapValues(\.stringValue)
         output = try field("output") { $0 }
         outcome = try field("outcome", \.stringValue)
-        artifacts = try field("artifacts", \.arrayValue).compactMap { Self.artifact(from: $0, folder: artifactFolder) }
+        artifacts = try field("artifacts", \.arrayValue).compactMap { Artifact(record: $0, folder: artifactFolder) }
         milliseconds = try field("ms", \.numberValue)
         started = (try? Date(field("started", \.stringValue), strategy: Self.timeFormat)) ?? Date(timeIntervalSince1970: 0)
         log = value["log"]?.stringValue ?? ""
@@ -76,28 +76,5 @@ public struct CallRecord: Sendable, Equatable {
         self.milliseconds = milliseconds
         self.started = started
         self.log = log
-    }
-
-    private static func artifactJSON(_ artifact: Artifact) -> JSONValue {
-        var object: [String: JSONValue] = [
-            "id": .string(artifact.id), "kind": .string(artifact.kind.rawValue), "sha256": .string(artifact.sha256),
-            "media_type": .string(artifact.mediaType), "file": .string(artifact.url.lastPathComponent),
-        ]
-        if let source = artifact.source { object["source"] = .string(source) }
-        if let box = artifact.box { object["box"] = .array(box.map { .number($0) }) }
-        if let label = artifact.label { object["label"] = .string(label) }
-        return .object(object)
-    }
-
-    private static func artifact(from value: JSONValue, folder: URL) -> Artifact? {
-        guard let id = value["id"]?.stringValue, let kind = value["kind"]?.stringValue.flatMap(Artifact.Kind.init),
-              let hash = value["sha256"]?.stringValue, let file = value["file"]?.stringValue, !file.contains("/")
-        else { return nil }
-        let url = folder.appendingPathComponent(file)
-        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
-        return Artifact(id: id, kind: kind, sha256: hash, byteCount: size,
-                        mediaType: value["media_type"]?.stringValue ?? "application/octet-stream", url: url,
-                        source: value["source"]?.stringValue, box: value["box"]?.arrayValue?.compactMap(\.numberValue),
-                        label: value["label"]?.stringValue)
     }
 }

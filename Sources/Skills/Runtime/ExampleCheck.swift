@@ -19,7 +19,7 @@ public enum ExampleCheck {
     }
 
     /// Runs every example of `manifest`. An example's `image` is added to the runner's
-    /// artifact store and fills the first artifact parameter the example leaves out.
+    /// artifact store and fills the required image parameter the example leaves out.
     public static func run(_ manifest: SkillManifest, with runner: SkillRunner) async -> [Outcome] {
         var outcomes: [Outcome] = []
         for example in manifest.examples {
@@ -29,9 +29,7 @@ public enum ExampleCheck {
                 let url = image.hasPrefix("/") ? URL(fileURLWithPath: image) : root.appendingPathComponent(image)
                 do {
                     let artifact = try runner.artifacts.add(contentsOf: url)
-                    if let parameter = SkillRunner.artifactParameters(of: manifest).first(where: { params[$0] == nil }) {
-                        params[parameter] = .string(artifact.id)
-                    }
+                    params = SkillRunner.fillingImage(params, with: artifact.id, for: manifest)
                 } catch {
                     outcomes.append(Outcome(example: example, call: nil, failures: ["image \(image): \(error)"]))
                     continue

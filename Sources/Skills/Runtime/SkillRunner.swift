@@ -157,6 +157,20 @@ public actor SkillRunner {
         }
     }
 
+    /// `params` with each missing required `image-artifact` parameter set to `imageID`: how the
+    /// agent loop, `skills call --image` and manifest examples hand a skill "the image".
+    public static func fillingImage(_ params: [String: JSONValue], with imageID: String,
+                                    for manifest: SkillManifest) -> [String: JSONValue] {
+        var filled = params
+        let required = manifest.inputSchema["required"]?.arrayValue ?? []
+        for parameter in artifactParameters(of: manifest) where filled[parameter] == nil
+            && manifest.inputSchema["properties"]?[parameter]?["format"]?.stringValue == "image-artifact"
+            && required.contains(.string(parameter)) {
+            filled[parameter] = .string(imageID)
+        }
+        return filled
+    }
+
     private func run(_ invocation: SkillInvocation, record: inout CallRecord) async -> Result<JSONValue, SkillError> {
         if mode == .replay { return replay(record) }
         let manifest = invocation.manifest
