@@ -131,6 +131,27 @@ struct GrammarRecognizerTests {
         #expect(throws: JSONSchemaError.self) { try JSONSchema(parsing: #"{"type": "object", "required": ["x"]}"#) }
     }
 
+    /// Bounded numbers are decimals whose every accepted prefix can still end inside the bounds.
+    @Test func decimalsStayWithinTheirBounds() throws {
+        let unit = JSONGrammar(schema: try JSONSchema(parsing: #"{"type": "number", "minimum": 0, "maximum": 1}"#))
+        for text in ["0", "1", "0.35", "1.0", "0.000001", "0.999999", "1.000000"] { #expect(unit.accepts(text), "\(text)") }
+        for text in ["1.5", "2", "-0.1", "0.1234567", "1e-3", "01", ".5", "1.", "-"] { #expect(!unit.accepts(text), "\(text)") }
+        // No dead ends: "1." can only become 1.0...; "2" cannot start at all.
+        #expect(unit.acceptsPrefix("1."))
+        #expect(!unit.acceptsPrefix("1.1"))
+        #expect(!unit.acceptsPrefix("2"))
+        #expect(!unit.acceptsPrefix("-"))
+
+        let negative = JSONGrammar(schema: try JSONSchema(parsing: #"{"type": "number", "minimum": -2.5, "exclusiveMaximum": -0.5}"#))
+        for text in ["-1", "-2.5", "-0.500001", "-2"] { #expect(negative.accepts(text), "\(text)") }
+        for text in ["-0.5", "-2.6", "0", "1", "-3"] { #expect(!negative.accepts(text), "\(text)") }
+
+        let gap = JSONGrammar(schema: try JSONSchema(parsing: #"{"type": "number", "minimum": 3, "maximum": 5}"#))
+        #expect(!gap.acceptsPrefix("1"))  // 1.x and 1x are all outside [3, 5]
+        #expect(gap.acceptsPrefix("4.") && gap.accepts("4.75") && gap.accepts("5") && !gap.accepts("5.01"))
+        #expect(throws: JSONSchemaError.self) { try JSONSchema(parsing: #"{"type": "number", "minimum": 2, "maximum": 1}"#) }
+    }
+
     /// A skill manifest's input schema (design.md's `detect`): strict parsing refuses `format`,
     /// lenient parsing generates a plain string for it.
     @Test func parsesManifestSchemasLeniently() throws {
@@ -144,7 +165,7 @@ struct GrammarRecognizerTests {
             """
         #expect(throws: JSONSchemaError.unsupported("format")) { try JSONSchema(parsing: text) }
         let schema = try JSONSchema(parsing: text, strict: false)
-        #expect(schema == .object([.init("image", .string), .init("caption", .string), .init("box_threshold", .number, required: false),
+        #expect(schema == .object([.init("image", .string), .init("caption", .string), .init("box_threshold", .decimal(minimum: 0, maximum: 1), required: false),
                                    .init("top_k", .integer(minimum: 1, maximum: 10), required: false)]))
     }
 }

@@ -17,7 +17,7 @@ import Tokenizers
         let detect = JSONSchema.object([.init("caption", .string(maxLength: textLength)),
                                         .init("max_boxes", .integer(minimum: 1, maximum: 20), required: false)])
         let ocr = JSONSchema.object([.init("language", .stringEnum(["en", "fr"]), required: false),
-                                     .init("threshold", .number, required: false)])
+                                     .init("threshold", .decimal(minimum: 0, maximum: 1), required: false)])
         return .toolCall(skills: [("detect", detect), ("ocr", ocr)], textLength: textLength, maxActions: maxActions)
     }
 
@@ -26,6 +26,8 @@ import Tokenizers
         .init("flag", .boolean, required: false),
         .init("count", .integer(minimum: -5, maximum: 250)),
         .init("ratio", .number, required: false),
+        .init("offset", .decimal(minimum: -2.5, maximum: 7.25)),
+        .init("weight", .decimal(minimum: 3, maximum: nil), required: false),
         .init("tags", .array(items: .anyOf([.string(maxLength: 6), .null]), minItems: 1, maxItems: 3)),
         .init("kind", .oneOfValues([.string("é😀"), .integer(7), .bool(false)])),
         .init("note", .string(minLength: 2, maxLength: 8), required: false),
@@ -211,6 +213,9 @@ func validates(_ value: Any, _ schema: JSONSchema) -> Bool {
     case .number:
         guard let n = value as? NSNumber else { return false }
         return !isBool(n)
+    case .decimal(let minimum, let maximum):
+        guard let n = value as? NSNumber, !isBool(n) else { return false }
+        return n.doubleValue >= (minimum ?? -.infinity) - 1e-9 && n.doubleValue <= (maximum ?? .infinity) + 1e-9
     case .boolean:
         guard let n = value as? NSNumber else { return false }
         return isBool(n)

@@ -21,6 +21,8 @@ enum GrammarRule: Sendable {
     case integer(minimum: Int?, maximum: Int?)
     /// Any JSON number (length-capped, see ``NumberLexer``).
     case number
+    /// A decimal within the (inclusive) bounds (see ``DecimalLexer``).
+    case decimal(minimum: Double?, maximum: Double?)
     /// `item (separator item)*` between `minimum` and `maximum` times (possibly zero).
     case repetition(item: Int32, separator: Int32, minimum: Int, maximum: Int?)
     /// One optional space or newline. The grammar offers at most one at each place JSON allows
@@ -47,6 +49,7 @@ struct GrammarCompiler {
         case .string(let minLength, let maxLength): return add(.string(minLength: minLength, maxLength: maxLength))
         case .integer(let minimum, let maximum): return add(.integer(minimum: minimum, maximum: maximum))
         case .number: return add(.number)
+        case .decimal(let minimum, let maximum): return add(.decimal(minimum: minimum, maximum: maximum))
         case .boolean: return add(.choice([literal("true"), literal("false")]))
         case .null: return literal("null")
         case .oneOfValues(let values):
@@ -135,6 +138,7 @@ extension JSONSchema {
         case .any, .number, .boolean, .null: return self
         case .string(let minLength, let maxLength): return minLength <= (maxLength ?? .max) ? self : nil
         case .integer(let minimum, let maximum): return (minimum ?? .min) <= (maximum ?? .max) ? self : nil
+        case .decimal(let minimum, let maximum): return (minimum ?? -.infinity) <= (maximum ?? .infinity) ? self : nil
         case .oneOfValues(let values): return values.isEmpty ? nil : self
         case .anyOf(let alternatives):
             let kept = alternatives.compactMap { $0.satisfiable() }

@@ -53,6 +53,12 @@ public struct JSONGrammar: Sendable {
                 top.phase = phase
                 top.value += 1
                 rest.append(top)
+            case .decimal(let minimum, let maximum):
+                guard let (phase, value) = DecimalLexer.step(phase: top.phase, value: top.value, byte: byte,
+                                                             minimum: minimum, maximum: maximum) else { continue }
+                top.phase = phase
+                top.value = value
+                rest.append(top)
             case .integer(let minimum, let maximum):
                 guard let (phase, magnitude) = NumberLexer.stepInteger(phase: top.phase, magnitude: top.value, byte: byte,
                                                                         minimum: minimum, maximum: maximum) else { continue }
@@ -123,6 +129,12 @@ public struct JSONGrammar: Sendable {
                     add(stack, to: &out)
                 }
                 guard NumberLexer.integerCanEnd(phase: top.phase, magnitude: top.value, minimum: minimum, maximum: maximum) else { return }
+                stack.removeLast()
+            case .decimal(let minimum, let maximum):
+                if DecimalLexer.canContinue(phase: top.phase, value: top.value, minimum: minimum, maximum: maximum) {
+                    add(stack, to: &out)
+                }
+                guard DecimalLexer.canEnd(phase: top.phase, value: top.value, minimum: minimum, maximum: maximum) else { return }
                 stack.removeLast()
             case .repetition(let item, let separator, let minimum, let maximum):
                 // phase = items matched so far (clamped to `minimum` when there is no maximum, so

@@ -16,22 +16,24 @@ import ModelFormats
 ///   escapes including `\uXXXX` (lone surrogates excluded so that the output stays valid UTF-8).
 /// - `integer`: `minimum`, `maximum`, enforced while the digits are generated (a prefix that can
 ///   no longer reach the range is rejected, so the model never runs into a dead end).
-/// - `number`: syntax only; `minimum`/`maximum` are **not** enforced (no dead-end-free check for
-///   decimals was worth its cost here): validate after parsing if they matter.
+/// - `number`: without bounds, any JSON number; with `minimum`/`maximum` (or exclusive ones), a
+///   decimal without exponent and with at most 6 fraction digits inside the bounds, enforced
+///   while it is generated like an integer's (bounds are rounded inwards to 6 digits).
 /// - `boolean`, `null`, `enum` and `const` of scalars (strings, numbers, booleans, null).
 /// - `anyOf` and `oneOf` (treated alike: exclusivity is not checked) of any supported schemas;
 ///   the recogniser follows every alternative still possible, so alternatives may share prefixes
 ///   (objects discriminated by a `const` property, as tool calls are).
 /// - `{}` or a schema without `type`: any JSON value (keys unconstrained).
 ///
-/// `exclusiveMinimum`/`exclusiveMaximum` are supported for integers (as inclusive bounds).
+/// `exclusiveMinimum`/`exclusiveMaximum` become inclusive bounds (the next integer, or the next
+/// value of 6 fraction digits).
 /// Annotations (`description`, `title`, `default`, `examples`, `$schema`, `$comment`) are ignored.
 ///
 /// Not supported (``JSONSchemaError/unsupported(_:)``): `$ref`, `allOf`, `not`, `if`,
 /// `patternProperties`, `dependentRequired`, `additionalProperties` other than `false`, type
 /// arrays other than `[T, "null"]`, `enum`/`const` of arrays or objects. Keywords that constrain
 /// values in ways the grammar does not enforce (`pattern`, `format`, `uniqueItems`,
-/// `multipleOf`, exclusive bounds of numbers) are rejected when parsing with `strict: true` (the
+/// `multipleOf`) are rejected when parsing with `strict: true` (the
 /// default) and ignored with `strict: false`; then, as for `number` bounds, validate the parsed
 /// output (the skill registry's validator does).
 public indirect enum JSONSchema: Sendable, Equatable {
@@ -42,6 +44,8 @@ public indirect enum JSONSchema: Sendable, Equatable {
     case string(minLength: Int = 0, maxLength: Int? = nil)
     case integer(minimum: Int? = nil, maximum: Int? = nil)
     case number
+    /// A number within the (inclusive) bounds, written as a decimal (see `number` above).
+    case decimal(minimum: Double?, maximum: Double?)
     case boolean
     case null
     /// One of these exact values (`enum`; `const` is a one-element list).
@@ -125,9 +129,8 @@ extension JSONSchema {
         for key in ["$ref", "allOf", "not", "patternProperties", "if", "dependentRequired", "dependentSchemas"] where s[key] != nil {
             throw JSONSchemaError.unsupported(key)
         }
-        let isInteger = s["type"] as? String == "integer"
-        for key in ["pattern", "format", "uniqueItems", "multipleOf", "exclusiveMinimum", "exclusiveMaximum"] where s[key] != nil {
-            if strict && !(isInteger && key.hasPrefix("exclusive")) { throw JSONSchemaError.unsupported(key) }
+        for key in ["pattern", "format", "uniqueItems", "multipleOf"] where s[key] != nil {
+            if strict { throw JSONSchemaError.unsupported(key) }
         }
         func parse(_ sub: Any) throws -> JSONSchema { try JSONSchema(jsonObject: sub, strict: strict) }
         if let values = s["enum"] {
@@ -181,7 +184,18 @@ extension JSONSchema {
             let maximum = upper.min().map { Int(min($0, 1e15)) }
             if let minimum, let maximum, maximum < minimum { throw JSONSchemaError.invalid("maximum < minimum") }
             base = .integer(minimum: minimum, maximum: maximum)
-        case "number": base = .number
+        case "number":
+            let lower = [(s["minimum"] as? NSNumber).map { ceil($0.doubleValue * 1e6) / 1e6 },
+                         (s["exclusiveMinimum"] as? NSNumber).map { (floor($0.doubleValue * 1e6) + 1) / 1e6 }].compactMap { $0 }
+            let upper = [(s["maximum"] as? NSNumber).map { floor($0.doubleValue * 1e6) / 1e6 },
+                         (s["exclusiveMaximum"] as? NSNumber).map { (ceil($0.doubleValue * 1e6) - 1) / 1e6 }].compactMap { $0 }
+            if lower.isEmpty && upper.isEmpty {
+                base = .number
+            } else {
+                let minimum = lower.max(), maximum = upper.min()
+                if let minimum, let maximum, maximum < minimum { throw JSONSchemaError.invalid("maximum < minimum") }
+                base = .decimal(minimum: minimum, maximum: maximum)
+            }
         case "boolean": base = .boolean
         case "null": base = .null
         case let other?: throw JSONSchemaError.unsupported("type \(other)")

@@ -172,3 +172,82 @@ enum NumberLexer {
         }
     }
 }
+
+/// Numbers within bounds, written as decimals: `-?(0|[1-9][0-9]*)(\.[0-9]{1,6})?` (no exponent;
+/// box coordinates and thresholds never need one). Like ``NumberLexer``'s integers, a prefix is
+/// accepted only if some continuation ends inside the bounds, so a model cannot write itself
+/// into a number it cannot finish.
+///
+/// Phase: the state in the low 4 bits (0 start, 1 after `-`, 2 after a leading `0`, 3 integer
+/// digits, 4 after `.`, 5 fraction digits), the sign in bit 4, the number of fraction digits
+/// from bit 8. Value: all digits so far read as one integer.
+enum DecimalLexer {
+    static let maximumFractionDigits: Int32 = 6
+    /// Integer parts stay below this, so that every value is exact in a `Double`.
+    static let integerLimit: Int64 = 1_000_000_000
+    static let negative: Int32 = 16
+    static let unit = 1e-6
+    static let tenTo: [Double] = [1, 10, 100, 1e3, 1e4, 1e5, 1e6]
+
+    static func step(phase: Int32, value: Int64, byte: UInt8, minimum: Double?, maximum: Double?) -> (Int32, Int64)? {
+        let sign = phase & negative, state = phase & 15, fractions = phase >> 8
+        let digit = Int64(byte) - 0x30
+        let isDigit = digit >= 0 && digit <= 9
+        let next: (Int32, Int64)
+        switch state {
+        case 0 where byte == 0x2D: next = (1 | negative, 0)
+        case 0 where digit == 0, 1 where digit == 0: next = (2 | sign, 0)
+        case 0 where isDigit, 1 where isDigit: next = (3 | sign, digit)
+        case 3 where isDigit && value * 10 + digit < integerLimit: next = (3 | sign, value * 10 + digit)
+        case 2 where byte == 0x2E, 3 where byte == 0x2E: next = (4 | sign, value)
+        case 4 where isDigit: next = (5 | sign | (1 << 8), value * 10 + digit)
+        case 5 where isDigit && fractions < maximumFractionDigits: next = (5 | sign | ((fractions + 1) << 8), value * 10 + digit)
+        default: return nil
+        }
+        let ok = canEnd(phase: next.0, value: next.1, minimum: minimum, maximum: maximum)
+            || canContinue(phase: next.0, value: next.1, minimum: minimum, maximum: maximum)
+        return ok ? next : nil
+    }
+
+    static func canEnd(phase: Int32, value: Int64, minimum: Double?, maximum: Double?) -> Bool {
+        let state = phase & 15
+        guard state == 2 || state == 3 || state == 5 else { return false }
+        let magnitude = Double(value) / tenTo[Int(phase >> 8)]
+        let x = phase & negative != 0 ? -magnitude : magnitude
+        let tolerance = unit / 2
+        return x >= (minimum ?? -.infinity) - tolerance && x <= (maximum ?? .infinity) + tolerance
+    }
+
+    /// Whether more bytes can reach a value inside the bounds.
+    static func canContinue(phase: Int32, value: Int64, minimum: Double?, maximum: Double?) -> Bool {
+        let isNegative = phase & negative != 0
+        // The magnitudes reachable from here, as closed intervals.
+        var reachable: [(Double, Double)] = []
+        switch phase & 15 {
+        case 0: return true
+        case 1: return (minimum ?? -.infinity) < 0
+        case 2: reachable = [(0, 1 - unit)]
+        case 3:
+            let m = Double(value)
+            reachable = [(m, m + 1 - unit)]
+            var scale = 10.0
+            while m * scale < Double(integerLimit) {
+                reachable.append((m * scale, (m + 1) * scale - unit))
+                scale *= 10
+            }
+        case 4: reachable = [(Double(value), Double(value) + 1 - unit)]
+        case 5:
+            let fractions = phase >> 8
+            guard fractions < maximumFractionDigits else { return false }
+            let scale = tenTo[Int(fractions)]
+            reachable = [(Double(value) / scale, (Double(value) + 1) / scale - unit)]
+        default: return false
+        }
+        let low = minimum ?? -.infinity, high = maximum ?? .infinity
+        let tolerance = unit / 2
+        return reachable.contains { a, b in
+            let (lo, hi) = isNegative ? (-b, -a) : (a, b)
+            return lo <= high + tolerance && hi >= low - tolerance
+        }
+    }
+}
