@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 
 /// Calls a skill served over HTTP: a JSON POST to the manifest's `url`.
 ///

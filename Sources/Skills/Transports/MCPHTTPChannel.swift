@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 import Synchronization
 
 /// MCP over streamable HTTP: each message is a POST to the server's endpoint, accepting

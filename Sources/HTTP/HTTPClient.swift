@@ -7,14 +7,18 @@ import Darwin
 #endif
 
 /// Where an `http://` URL points: host, port and the request target.
-struct HTTPEndpoint: Sendable, Equatable {
-    var host: String
-    var port: Int
+public struct HTTPEndpoint: Sendable, Equatable {
+    public var host: String
+    public var port: Int
     /// Path and query, as sent in the request line (`/worker_generate`, `/mcp?x=1`).
-    var target: String
+    public var target: String
+
+    public init(host: String, port: Int, target: String) {
+        (self.host, self.port, self.target) = (host, port, target)
+    }
 
     /// Parses `text`; an `unreachable` failure saying why when it is not a plain `http://` URL.
-    static func parse(_ text: String) -> Result<HTTPEndpoint, HTTPFailure> {
+    public static func parse(_ text: String) -> Result<HTTPEndpoint, HTTPFailure> {
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
               let host = components.host, !host.isEmpty else {
             return .failure(.unreachable("'\(text)' is not an http:// URL"))
@@ -28,34 +32,41 @@ struct HTTPEndpoint: Sendable, Equatable {
     }
 
     /// The same server with another request target (a health path, say).
-    func with(target: String) -> HTTPEndpoint {
+    public func with(target: String) -> HTTPEndpoint {
         HTTPEndpoint(host: host, port: port, target: target)
     }
 
-    var hostHeader: String { (host.contains(":") ? "[\(host)]" : host) + (port == 80 ? "" : ":\(port)") }
+    /// The `Host` header field's value: the host (bracketed if IPv6) and a port other than 80.
+    public var hostHeader: String { (host.contains(":") ? "[\(host)]" : host) + (port == 80 ? "" : ":\(port)") }
 }
 
-struct HTTPRequest: Sendable {
-    var method: String
-    var endpoint: HTTPEndpoint
+/// A request the client sends.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var endpoint: HTTPEndpoint
     /// Extra header fields; Host, Content-Length and User-Agent are added.
-    var headers: [(String, String)]
-    var body: [UInt8]
+    public var headers: [(String, String)]
+    public var body: [UInt8]
 
-    init(method: String, endpoint: HTTPEndpoint, headers: [(String, String)] = [], body: [UInt8] = []) {
+    public init(method: String, endpoint: HTTPEndpoint, headers: [(String, String)] = [], body: [UInt8] = []) {
         (self.method, self.endpoint, self.headers, self.body) = (method, endpoint, headers, body)
     }
 }
 
-struct HTTPResponse: Sendable {
-    var status: Int
+/// A response the client received.
+public struct HTTPResponse: Sendable {
+    public var status: Int
     /// Header fields by lowercased name; repeated fields are joined with ", ".
-    var headers: [String: String]
+    public var headers: [String: String]
     /// The body, unless a body handler consumed it.
-    var body: [UInt8]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [String: String] = [:], body: [UInt8] = []) {
+        (self.status, self.headers, self.body) = (status, headers, body)
+    }
 
     /// The media type without parameters, lowercased (`application/json`).
-    var mediaType: String? {
+    public var mediaType: String? {
         headers["content-type"].map { $0.split(separator: ";").first.map(String.init) ?? "" }
             .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
     }
@@ -63,14 +74,19 @@ struct HTTPResponse: Sendable {
 
 /// What the limits of one exchange are. Every wait is bounded by the time left, so a call ends
 /// at its deadline (to the millisecond `poll` resolves) whatever the server does.
-struct HTTPLimits: Sendable {
-    var connectTimeout: Duration
-    var deadline: ContinuousClock.Instant
+public struct HTTPLimits: Sendable {
+    public var connectTimeout: Duration
+    public var deadline: ContinuousClock.Instant
     /// The body is abandoned (and the connection closed) as soon as it passes this size.
-    var maxBodyBytes: Int
+    public var maxBodyBytes: Int
+
+    public init(connectTimeout: Duration, deadline: ContinuousClock.Instant, maxBodyBytes: Int) {
+        (self.connectTimeout, self.deadline, self.maxBodyBytes) = (connectTimeout, deadline, maxBodyBytes)
+    }
 }
 
-enum HTTPFailure: Error, Sendable, Equatable {
+/// Why an exchange failed.
+public enum HTTPFailure: Error, Sendable, Equatable {
     /// Nothing listens there, or the name does not resolve, or the URL is not usable.
     case unreachable(String)
     case connectTimeout
@@ -93,18 +109,18 @@ enum HTTPFailure: Error, Sendable, Equatable {
 /// Each exchange runs its blocking I/O on a thread of its own (``ExchangeThreads``), never on
 /// Swift's cooperative pool (two threads on a two-core machine): waits are `poll` calls on the
 /// socket and a per-exchange wake-up pipe, bounded by the time left before the deadline.
-final class HTTPClient: Sendable {
+public final class HTTPClient: Sendable {
     /// Idle keep-alive connections by `host:port`.
     private let idle = Mutex<[String: [Int32]]>([:])
     private static let maxIdlePerServer = 16
     static let maxHeadBytes = 64 << 10
 
-    init() {}
+    public init() {}
 
     deinit { closeIdleConnections() }
 
     /// Closes the kept-alive connections (calls in progress keep theirs).
-    func closeIdleConnections() {
+    public func closeIdleConnections() {
         let all = idle.withLock { idle in defer { idle.removeAll() }; return idle.values.flatMap { $0 } }
         for fd in all { close(fd) }
     }
@@ -114,7 +130,7 @@ final class HTTPClient: Sendable {
     /// With `onBody`, body bytes go to the handler as they arrive (after the status and headers
     /// are known) instead of into `HTTPResponse.body`; it returns false to stop reading, which
     /// closes the connection. It runs on the exchange's thread.
-    func send(_ request: HTTPRequest, limits: HTTPLimits,
+    public func send(_ request: HTTPRequest, limits: HTTPLimits,
               onBody: (@Sendable (HTTPResponse, ArraySlice<UInt8>) -> Bool)? = nil) async throws(HTTPFailure) -> HTTPResponse {
         let wake = try WakePipe()
         let result = await withTaskCancellationHandler {
@@ -244,108 +260,22 @@ final class HTTPClient: Sendable {
     static func errorText() -> String { String(cString: strerror(errno)) }
 }
 
-/// One socket's reads and writes during an exchange, with the bytes read ahead.
-private struct SocketConnection {
-    let fd: Int32
-    let deadline: ContinuousClock.Instant
-    let wake: WakePipe
-    var buffer: [UInt8] = []
-    var position = 0
-    /// What `recv` reads into, allocated on the first read.
-    var chunk: [UInt8] = []
-    /// Response bytes read so far (zero means the server never started answering).
-    var received = 0
 
-    mutating func write(_ bytes: [UInt8]) throws(HTTPFailure) {
-        var offset = 0
-        while offset < bytes.count {
-            let sent = bytes.withUnsafeBytes { raw in
-                send(fd, raw.baseAddress! + offset, raw.count - offset, Self.sendFlags)
-            }
-            if sent > 0 { offset += sent; continue }
-            switch errno {
-            case EAGAIN, EWOULDBLOCK: try wait(fd, for: Int16(POLLOUT), until: deadline, wake: wake, timeout: .timeout)
-            case EINTR: continue
-            case EPIPE, ECONNRESET: throw .closed("the server closed the connection while the request was sent")
-            default: throw .io("send: \(HTTPClient.errorText())")
-            }
-        }
-    }
+// MARK: - Reading a response
 
-    #if os(Linux)
-    static let sendFlags = Int32(MSG_NOSIGNAL)
-    #else
-    static let sendFlags: Int32 = 0
-    #endif
-
-    /// Reads more bytes into the buffer; false at end of stream.
-    mutating func fill() throws(HTTPFailure) -> Bool {
-        if position == buffer.count { buffer.removeAll(keepingCapacity: true); position = 0 }
-        if chunk.isEmpty { chunk = [UInt8](repeating: 0, count: 64 << 10) }
-        let fd = self.fd  // not `self` inside the closure: `chunk` is being mutated
-        while true {
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count > 0 {
-                buffer += chunk[..<count]
-                received += count
-                return true
-            }
-            if count == 0 { return false }
-            switch errno {
-            case EAGAIN, EWOULDBLOCK: try wait(fd, for: Int16(POLLIN), until: deadline, wake: wake, timeout: .timeout)
-            case EINTR: continue
-            case ECONNRESET: throw .closed("the server reset the connection")
-            default: throw .io("recv: \(HTTPClient.errorText())")
-            }
-        }
-    }
-
-    /// The next line without its CRLF (or LF).
-    mutating func line(limit: Int) throws(HTTPFailure) -> String {
-        while true {
-            if let end = buffer[position...].firstIndex(of: UInt8(ascii: "\n")) {
-                var stop = end
-                if stop > position, buffer[stop - 1] == UInt8(ascii: "\r") { stop -= 1 }
-                let text = String(decoding: buffer[position..<stop], as: UTF8.self)
-                position = end + 1
-                return text
-            }
-            guard buffer.count - position < limit else { throw .malformed("a header line is longer than \(limit) bytes") }
-            guard try fill() else { throw .closed(received == 0 ? "the server closed the connection without answering" : "the response ended early") }
-        }
-    }
-
-    /// Up to `count` buffered (or newly read) bytes.
-    mutating func take(upTo count: Int) throws(HTTPFailure) -> ArraySlice<UInt8>? {
-        if position == buffer.count, try !fill() { return nil }
-        let end = min(buffer.count, position + count)
-        defer { position = end }
-        return buffer[position..<end]
-    }
-
+extension SocketConnection {
     mutating func readResponse(method: String, maxBodyBytes: Int,
                                onBody: (@Sendable (HTTPResponse, ArraySlice<UInt8>) -> Bool)?) throws(HTTPFailure) -> (HTTPResponse, Bool) {
         var head: HTTPResponse
         var version: Substring
         repeat {  // 1xx interim responses precede the real one
-            let status = try line(limit: HTTPClient.maxHeadBytes)
+            let (status, fields) = try readHead(maxBytes: HTTPClient.maxHeadBytes)
             let parts = status.split(separator: " ", maxSplits: 2)
             guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let code = Int(parts[1]), (100...599).contains(code) else {
                 throw .malformed("not an HTTP/1.x status line: '\(status.prefix(60))'")
             }
             version = parts[0]
-            head = HTTPResponse(status: code, headers: [:], body: [])
-            var total = status.utf8.count
-            while true {
-                let field = try line(limit: HTTPClient.maxHeadBytes)
-                if field.isEmpty { break }
-                total += field.utf8.count
-                guard total <= HTTPClient.maxHeadBytes else { throw .malformed("the headers are larger than \(HTTPClient.maxHeadBytes) bytes") }
-                guard let colon = field.firstIndex(of: ":") else { throw .malformed("header line without a colon: '\(field.prefix(60))'") }
-                let name = field[..<colon].lowercased()
-                let value = field[field.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-                head.headers[name] = head.headers[name].map { $0 + ", " + value } ?? value
-            }
+            head = HTTPResponse(status: code, headers: fields, body: [])
         } while head.status < 200
         let connectionTokens = (head.headers["connection"] ?? "").lowercased()
         var reusable = version == "HTTP/1.1" ? !connectionTokens.contains("close") : connectionTokens.contains("keep-alive")
@@ -397,96 +327,5 @@ private struct SocketConnection {
         }
         // Leftover bytes would be an unrequested response: such a connection is not reused.
         return (response, reusable && !stopped && position == buffer.count)
-    }
-}
-
-/// Waits until `fd` is ready for `events`, the deadline passes (`timeout` is thrown) or the
-/// exchange is cancelled.
-private func wait(_ fd: Int32, for events: Int16, until deadline: ContinuousClock.Instant, wake: WakePipe,
-                  timeout: HTTPFailure) throws(HTTPFailure) {
-    while true {
-        let left = deadline - .now
-        guard left > .zero else { throw timeout }
-        // poll counts milliseconds: round up so that it never returns before the deadline.
-        let milliseconds = left.components.seconds * 1000 + (left.components.attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-        var entries = [pollfd(fd: fd, events: events, revents: 0), pollfd(fd: wake.readEnd, events: Int16(POLLIN), revents: 0)]
-        let ready = poll(&entries, 2, Int32(clamping: milliseconds))
-        if ready < 0, errno == EINTR { continue }
-        guard ready >= 0 else { throw .io("poll: \(HTTPClient.errorText())") }
-        if entries[1].revents != 0 { throw .cancelled }
-        if entries[0].revents != 0 { return }
-    }
-}
-
-/// Threads for blocking exchanges, one per exchange in flight, kept idle for a while after use.
-///
-/// Why not a new thread per exchange: on a loaded machine the scheduler starts a new thread
-/// behind the running ones, which cost up to a scheduler tick (4 ms) per call; waking a
-/// sleeping thread does not. Why not dispatch: its global queues are sized to the cores, and
-/// exchanges block for as long as a skill takes.
-private final class ExchangeThreads: @unchecked Sendable {
-    static let shared = ExchangeThreads()
-    /// How long a thread without work waits before it ends.
-    private static let idleSeconds = 30.0
-    // Guarded by `condition`.
-    private let condition = NSCondition()
-    private var jobs: [@Sendable () -> Void] = []
-    private var idle = 0
-
-    func run(_ job: @escaping @Sendable () -> Void) {
-        condition.lock()
-        jobs.append(job)
-        // Each idle thread takes one job; a job beyond them gets a new thread.
-        let spawn = idle < jobs.count
-        if !spawn { condition.signal() }
-        condition.unlock()
-        if spawn {
-            let thread = Thread { [self] in work() }
-            thread.name = "http-exchange"
-            thread.start()
-        }
-    }
-
-    private func work() {
-        condition.lock()
-        while true {
-            while jobs.isEmpty {
-                idle += 1
-                let signalled = condition.wait(until: Date(timeIntervalSinceNow: Self.idleSeconds))
-                idle -= 1
-                if !signalled, jobs.isEmpty { condition.unlock(); return }
-            }
-            let job = jobs.removeFirst()
-            condition.unlock()
-            job()
-            condition.lock()
-        }
-    }
-}
-
-/// A pipe whose read end becomes readable when the exchange is cancelled: `poll` watches it next
-/// to the socket, so cancellation interrupts any wait, including a connect in progress.
-private final class WakePipe: Sendable {
-    let readEnd: Int32
-    let writeEnd: Int32
-    private let fired = Atomic<Bool>(false)
-
-    init() throws(HTTPFailure) {
-        var ends: [Int32] = [0, 0]
-        guard pipe(&ends) == 0 else { throw .io("pipe: \(HTTPClient.errorText())") }
-        (readEnd, writeEnd) = (ends[0], ends[1])
-        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
-    }
-
-    func fire() {
-        guard !fired.exchange(true, ordering: .relaxed) else { return }
-        var byte: UInt8 = 1
-        _ = write(writeEnd, &byte, 1)
-    }
-
-    deinit {
-        close(readEnd)
-        close(writeEnd)
     }
 }
