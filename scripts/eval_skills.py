@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Warm latency of the built-in ocr, segment and edit skills, for BENCHMARKS.md.
+"""Warm latency of the built-in skills, for BENCHMARKS.md.
 
 Each skill runs as the runner runs a persistent skill (its manifest command, one JSON request
 per line, the model loaded once); every call below is timed end to end from the request line
 to the answer line: once ("first"; for a skill's first row this includes starting Python and
-loading the model), then --repeat times warm. Quality (OCR character error
-rate, segmentation IoU) is measured and asserted by the Swift tests in
-Tests/BuiltinSkillsTests, which print their figures.
+loading the model), then --repeat times warm. Quality (OCR character error rate,
+segmentation IoU, detection precision/recall, retrieval recall@5) is measured and asserted by
+the Swift tests in Tests/BuiltinSkillsTests, which print their figures. The Swift skills (tag,
+detect, retrieve) run the most recently built llava-plus-skills binary (skills/swift/run.sh):
+build it with `swift build -c release` first for release figures.
 
-    .venv/bin/python scripts/eval_skills.py [--repeat N] [ocr segment edit]
+    .venv/bin/python scripts/eval_skills.py [--repeat N] [ocr segment edit tag detect retrieve]
 """
 import argparse
 import json
@@ -38,7 +40,14 @@ CALLS = [
     ("edit", "coffee.png, rotate 30", {"image": STORE / "skimage-data/coffee.png", "op": "rotate", "angle": 30}),
     ("edit", "coffee.png, draw 2 boxes", {"image": STORE / "skimage-data/coffee.png", "op": "draw_boxes",
                                          "boxes": [[0.3, 0.05, 0.7, 0.65], [0.55, 0.55, 0.7, 0.8]], "labels": ["cup", "spoon"]}),
+    ("tag", "chelsea.png 451x300, top 5", {"image": STORE / "skimage-data/chelsea.png"}),
+    ("detect", "chelsea.png, 'cat'", {"image": STORE / "skimage-data/chelsea.png", "caption": "cat"}),
+    ("detect", "astronaut.png 512x512, 'face . person'", {"image": STORE / "skimage-data/astronaut.png", "caption": "face . person"}),
+    ("detect", "camera.png 512x512, 'camera . tripod'", {"image": STORE / "skimage-data/camera.png", "caption": "camera . tripod"}),
+    ("retrieve", "skimage-data (indexed), 'a cat'", {"query": "a cat"}),
+    ("retrieve", "skimage-data, like chelsea.png", {"image": STORE / "skimage-data/chelsea.png"}),
 ]
+SWIFT_SKILLS = {"tag", "detect", "retrieve"}
 
 
 class Skill:
@@ -47,7 +56,8 @@ class Skill:
     def __init__(self, name: str):
         env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR", "LLAVA_PLUS_MODELS") if k in os.environ}
         env["LLAVA_PLUS_PROJECT_ROOT"] = str(ROOT)
-        self.process = subprocess.Popen([str(ROOT / ".venv/bin/python"), f"skills/{name}/main.py"], cwd=ROOT, env=env,
+        command = ["skills/swift/run.sh", name] if name in SWIFT_SKILLS else [str(ROOT / ".venv/bin/python"), f"skills/{name}/main.py"]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.folder = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
         self.next_id = 0
@@ -76,7 +86,7 @@ class Skill:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=10, help="timed calls per row (default 10)")
-    parser.add_argument("skills", nargs="*", default=["ocr", "segment", "edit"])
+    parser.add_argument("skills", nargs="*", default=["ocr", "segment", "edit", "tag", "detect", "retrieve"])
     args = parser.parse_args()
     print(f"{'skill':<8} {'call':<40} {'first':>8} {'median':>8} {'p90':>8}")
     for name in args.skills:

@@ -68,10 +68,28 @@ public struct EfficientNetLite: Sendable {
     public func features(_ image: Tensor) -> Tensor {
         precondition(image.shape == [3, Self.inputSize, Self.inputSize],
                      "EfficientNet-Lite0 takes [3, 224, 224], got \(image.shape)")
+        return featureGrid(image).features
+    }
+
+    /// The feature map of a normalised `[3, H, W]` image of any size (stride 32): `features` is
+    /// `[rows * columns, 1280]` in row-major order. Detection reads a larger image this way
+    /// once and scores regions on the grid instead of classifying every crop.
+    public func featureGrid(_ image: Tensor) -> (rows: Int, columns: Int, features: Tensor) {
+        precondition(image.shape.count == 3 && image.shape[0] == 3 && image.shape[1] >= 32 && image.shape[2] >= 32,
+                     "EfficientNet-Lite0 takes [3, H, W] with sides of at least 32, got \(image.shape)")
         var x = stem(image)
         for block in blocks { x = block(x) }
         x = head(x)
-        return Tensor(shape: [x.height * x.width, x.channels], scalars: x.values)
+        return (x.height, x.width, Tensor(shape: [x.height * x.width, x.channels], scalars: x.values))
+    }
+
+    /// ImageNet logits of every cell of a feature map: `[tokens, 1000]`. The classifier is
+    /// linear, so the mean of these rows over any set of cells equals `classify` of those
+    /// cells' pooled features.
+    public func cellLogits(features: Tensor) -> Tensor {
+        let tokens = features.shape[0], width = features.shape[1]
+        let logits = classifier(FeatureMap(height: tokens, width: 1, channels: width, values: features.scalars))
+        return Tensor(shape: [tokens, logits.channels], scalars: logits.values)
     }
 
     /// ImageNet logits from a feature map: global average pooling, then the linear classifier.

@@ -3,7 +3,8 @@ import Imaging
 import Skills
 import Testing
 
-/// The built-in ocr, segment and edit skills, called as the agent calls them: through the
+/// The built-in skills (ocr, segment, edit in Python; tag, detect, retrieve in the Swift
+/// worker), called as the agent calls them: through the
 /// skill runner with the project's registry (manifests/), persistent processes in the
 /// project's .venv and the model store. Quality is measured against the hand-made ground
 /// truth in Fixtures/ (see ocr.json and segmentation.json for how it was made and why each
@@ -45,7 +46,7 @@ import Testing
     }
 
     @Test func manifestExamplesPass() async throws {
-        for name in ["ocr", "segment", "edit"] {
+        for name in ["ocr", "segment", "edit", "tag", "detect", "retrieve"] {
             let manifest = try #require(Self.runner.registry.manifest(named: name), "manifests/\(name).yaml did not load")
             for outcome in await ExampleCheck.run(manifest, with: Self.runner) {
                 #expect(outcome.passed, "\(name): \(outcome.example.request): \(outcome.failures.joined(separator: "; "))")
