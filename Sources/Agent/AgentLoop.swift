@@ -34,15 +34,19 @@ public struct AgentLoop: Sendable {
     /// The skills as the model is shown them.
     public var tools: [ToolSpec] { runner.registry.manifests.map(ToolSpec.init) }
 
-    public func run(question: String, images: [Artifact], onEvent: @Sendable (Event) -> Void = { _ in }) async -> Transcript {
+    /// Answers `question` about `images`; with `previous`, as a follow-up in that run's
+    /// conversation (its images and results stay in view; a call without an image uses the
+    /// latest one).
+    public func run(question: String, images: [Artifact], after previous: Transcript? = nil,
+                    onEvent: @Sendable (Event) -> Void = { _ in }) async -> Transcript {
         let clock = ContinuousClock()
         let start = clock.now
         let tools = self.tools
         var transcript = Transcript(question: question, backend: backend.name, format: backend.format, images: images)
-        var messages = [AgentMessage(.system, SkillsPrompt.system(tools: tools, format: backend.format)),
-                        AgentMessage(.user, question, images: images)]
+        var messages = [AgentMessage(.system, SkillsPrompt.system(tools: tools, format: backend.format))]
+            + (previous?.conversation ?? []) + [AgentMessage(.user, question, images: images)]
         var shown = 0
-        var latestImage = images.last
+        var latestImage = images.last ?? previous?.latestImage
         transcript.stopReason = .stepLimit
         for index in 0..<maxSteps {
             guard clock.now - start < budget else {
@@ -98,6 +102,8 @@ public struct AgentLoop: Sendable {
             if finished { break }
         }
         transcript.seconds = Self.seconds(clock.now - start)
+        transcript.conversation = Array(messages.dropFirst())
+        transcript.latestImage = latestImage
         return transcript
     }
 

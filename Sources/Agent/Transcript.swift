@@ -55,10 +55,19 @@ public struct Transcript: Sendable {
     public var answer: String = ""
     public var stopReason: StopReason = .answered
     public var seconds: Double = 0
+    /// The conversation after the run, without the system prompt: what a follow-up question
+    /// continues from (`AgentLoop.run(question:images:after:)`). Not part of `json`: the steps
+    /// already hold every turn.
+    public var conversation: [AgentMessage] = []
+    /// The image a later call without one defaults to.
+    public var latestImage: Artifact?
 
     /// Every artifact the run touched, by id (inputs and what skills made).
     public var artifacts: [String: Artifact] {
         var all = Dictionary(images.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        // A follow-up's calls may read images of the conversation before it.
+        for message in conversation { for image in message.images { all[image.id] = image } }
+        if let latestImage { all[latestImage.id] = latestImage }
         for step in steps {
             for call in step.calls { for artifact in call.artifacts { all[artifact.id] = artifact } }
         }

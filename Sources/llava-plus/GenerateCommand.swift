@@ -1,6 +1,8 @@
+import Agent
 import ArgumentParser
 import Foundation
 import LanguageModels
+import Skills
 import Tokenizers
 
 /// Options shared by `generate` and `chat`.
@@ -119,22 +121,55 @@ struct GenerateCommand: ParsableCommand {
     }
 }
 
-struct ChatCommand: ParsableCommand {
+struct ChatCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat",
-        abstract: "Talk with a language model, or with a LLaVA model about images; /reset starts over, /quit or end of input leaves.")
+        abstract: "Talk with the agent about images (skills, /image, /skills), or with a plain model; /reset starts over, /quit or end of input leaves.",
+        discussion: """
+            With images or a LLaVA model (or --agent) the conversation is with the agent: the model calls \
+            skills and sees their results, /image PATH attaches an image to the next question, /skills lists \
+            the skills; each turn's transcript and annotated image go to the session's folder (--out). \
+            Otherwise (or with --no-agent) it is a plain conversation with the model.
+            """)
 
     @OptionGroup var options: LanguageModelOptions
 
-    @Option(name: .long, help: "System prompt.")
+    @Option(name: .long, help: "System prompt (plain conversations).")
     var system: String?
 
     @OptionGroup var images: ImageOptions
+    @OptionGroup var folders: SkillsCommand.Folders
+
+    @Flag(inversion: .prefixedNo, help: "Talk with the agent and its skills (default: when there are images or LLaVA parts).")
+    var agent: Bool?
+
+    @Option(help: "Most model turns per question (agent).")
+    var maxSteps = 4
+
+    @Option(help: ArgumentHelp("The session's folder (default: runs/chat-<date-time>).", valueName: "DIR"))
+    var out: String?
 
     @Argument(help: "The first message (then the conversation goes on from standard input).")
     var question: String?
 
-    func run() throws {
+    func run() async throws {
+        if agent ?? images.isMultimodal {
+            let model = try images.load(options)
+            let folder = AgentRunOutput.folder(out, prefix: "chat-")
+            let artifacts = try ArtifactStore(directory: folder.appendingPathComponent("artifacts"))
+            let runner = SkillRunner(registry: folders.registry(), artifacts: artifacts, log: try CallLog(directory: folder))
+            let backend = LocalBackend(name: model.name, llava: model.llava, generator: model.generator, format: .json,
+                                       sampling: options.sampling, maxTokens: options.maxTokens)
+            FileHandle.standardError.write(Data("chat with \(model.name) and \(runner.registry.manifests.count) skills; \(AgentChat.help)\n".utf8))
+            await AgentChat(loop: AgentLoop(backend: backend, runner: runner, maxSteps: maxSteps), artifacts: artifacts, folder: folder)
+                .run(first: question, images: images.image)
+            await runner.shutdown()
+            return
+        }
+        try plainChat()
+    }
+
+    private func plainChat() throws {
         let initial: [ChatMessage] = system.map { [.system($0)] } ?? []
         // Both kinds of model answer a conversation the same way: stream, then timings.
         let reply: ([ChatMessage]) throws -> String
@@ -172,6 +207,10 @@ struct ChatCommand: ParsableCommand {
             if input.isEmpty { continue }
             if input == "/quit" { return }
             if input == "/reset" { messages = initial; continue }
+            if input.hasPrefix("/image") || input == "/skills" {
+                FileHandle.standardError.write(Data("\(input.split(separator: " ")[0]) needs the agent: start chat with --agent or --image\n".utf8))
+                continue
+            }
             // The images go with the conversation's first question.
             messages = MultimodalModel.placingImages(imageCount, in: messages + [.user(input)])
             do {

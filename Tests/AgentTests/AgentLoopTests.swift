@@ -139,6 +139,60 @@ import Tokenizers
     }
 }
 
+extension AgentLoopTests {
+    /// The project's built-in skills, as `ask` loads them.
+    static func builtinSkills(_ names: [String]) -> SkillRegistry {
+        let all = SkillRegistry.discover(in: [checkout.appendingPathComponent("manifests")])
+        return SkillRegistry(manifests: names.compactMap { all.manifest(named: $0) })
+    }
+
+    /// End to end with real parts: the embedded default model, the real `detect` skill (the
+    /// Swift worker) on the cat photo, and a follow-up question in the same conversation. With
+    /// one skill offered, every call the grammar lets the model write is a detect call, so the
+    /// test can hold the whole path to account: the worker ran it, boxes (if any) came back in
+    /// LLaVA-Plus's format and were drawn on the annotated image, and the follow-up saw the
+    /// first run's turns and image.
+    @Test func detectionOnTheCatPhotoThenAFollowUp() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("agent-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let registry = Self.builtinSkills(["detect"])
+        #expect(registry.callableNames.contains("detect"))
+        let store = try ArtifactStore(directory: folder.appendingPathComponent("artifacts"))
+        let runner = SkillRunner(registry: registry, artifacts: store, log: try CallLog(directory: folder))
+        let cat = try store.add(contentsOf: try Self.photo("chelsea.png"))
+        let loop = AgentLoop(backend: try Self.backend(), runner: runner, maxSteps: 2)
+
+        let first = await loop.run(question: "Use detect to find the cat.", images: [cat])
+        let calls = first.steps.flatMap(\.calls)
+        for call in calls {
+            #expect(call.skill == "detect")
+            #expect(call.outcome == "ok" || call.outcome == "invalid_params", "\(call.outcome): \(call.output.compactJSON)")
+            if call.outcome == "ok" {
+                let boxes = call.output["boxes"]?.arrayValue ?? []
+                #expect(boxes.count == call.output["phrases"]?.arrayValue?.count)
+                #expect(boxes.allSatisfy { $0.arrayValue?.count == 4 && $0.arrayValue!.allSatisfy { (0...1).contains($0.numberValue ?? -1) } })
+            }
+        }
+        let boxed = calls.contains { !($0.output["boxes"]?.arrayValue ?? []).isEmpty }
+        let annotated = try first.annotatedImage()
+        #expect((annotated != nil) == boxed)
+        print("first run: \(first.steps.count) steps, \(calls.count) calls (\(calls.map(\.outcome))), boxes: \(boxed), answer: \(first.answer)")
+
+        // The follow-up continues the conversation: the first run's turns and its image stay.
+        #expect(first.latestImage?.id == cat.id)
+        #expect(first.conversation.first?.images.map(\.id) == [cat.id])
+        let second = await loop.run(question: "How many cats did you find?", images: [], after: first)
+        await runner.shutdown()
+        let shown = try #require(second.steps.first?.newMessages)
+        #expect(shown.count == 1 + first.conversation.count + 1)  // system, the first run, the new question
+        #expect(shown.last?.text == "How many cats did you find?")
+        for call in second.steps.flatMap(\.calls) where call.outcome == "ok" {
+            #expect(call.params["image"]?.stringValue == cat.id, "a call without an image reads the conversation's latest")
+        }
+    }
+}
+
 /// The routing set in `data/` must stay usable: every line parses and names an installed image
 /// and a known label.
 @Suite struct RoutingSetTests {
