@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 echo; echo "==> Build (release)"
 swift build -c release --product llava-plus
+swift build -c release --product llava-plus-skills  # the Swift skills' worker (tag, detect, retrieve)
 bin=.build/release/llava-plus
 echo; echo "==> llava-plus models verify"
 "$bin" models verify
@@ -15,5 +16,5 @@ echo; echo "==> llava-plus classify (EfficientNet-Lite0, ImageNet)"
 "$bin" classify models/skimage-data/chelsea.png models/skimage-data/coffee.png
 echo; echo "==> llava-plus generate (SmolLM2-135M-Instruct)"
 "$bin" generate --system "You are a helpful assistant." "What is the capital of France?"
-echo; echo "==> llava-plus ask (llava-plus-tiny + skills; the agent's transcript goes to runs/demo)"
-"$bin" ask --image models/skimage-data/page.png --out runs/demo "Use ocr to read this page."
+echo; echo "==> llava-plus ask (llava-plus-tiny + skills; transcript and annotated image go to runs/demo)"
+"$bin" ask --image models/skimage-data/chelsea.png --out runs/demo "Where is the cat? Use detect."
