@@ -25,17 +25,17 @@ enum AgentRunOutput {
         try transcript.markdown.write(to: folder.appendingPathComponent(name + ".md"), atomically: true, encoding: .utf8)
         try transcript.html.write(to: folder.appendingPathComponent(name + ".html"), atomically: true, encoding: .utf8)
         if let annotated = try transcript.annotatedImage() {
-            let url = folder.appendingPathComponent("annotated\(suffix).png")
-            try annotated.writePNG(to: url)
-            print("[annotated image: \(url.path)]")
+            try annotated.writePNG(to: folder.appendingPathComponent("annotated\(suffix).png"))
+            print("[annotated image: \(folder.relativePath)/annotated\(suffix).png]")
         }
         switch transcript.stopReason {
         case .answered: break
         case .repeatedCalls: print("(stopped: the model asked again for the calls it had just seen answered)")
         default: print("\nStopped: \(transcript.stopReason.text); last reply: \(transcript.answer)")
         }
+        fflush(stdout)  // the summary on stderr comes after everything printed above
         FileHandle.standardError.write(Data(String(format: "[%d steps, %.1f s; transcript: %@/%@.html]\n",
-                                                   transcript.steps.count, transcript.seconds, folder.path, name).utf8))
+                                                   transcript.steps.count, transcript.seconds, folder.relativePath, name).utf8))
     }
 
     /// A new run folder under `runs/` named by the time (or `explicit` when given).
