@@ -26,16 +26,22 @@ enum AgentRunOutput {
         try transcript.html.write(to: folder.appendingPathComponent(name + ".html"), atomically: true, encoding: .utf8)
         if let annotated = try transcript.annotatedImage() {
             try annotated.writePNG(to: folder.appendingPathComponent("annotated\(suffix).png"))
-            print("[annotated image: \(folder.relativePath)/annotated\(suffix).png]")
+            print("[annotated image: \(shown(folder))/annotated\(suffix).png]")
         }
         switch transcript.stopReason {
         case .answered: break
         case .repeatedCalls: print("(stopped: the model asked again for the calls it had just seen answered)")
         default: print("\nStopped: \(transcript.stopReason.text); last reply: \(transcript.answer)")
         }
-        fflush(stdout)  // the summary on stderr comes after everything printed above
+        fflush(nil)  // every stdio stream: the summary on stderr comes after everything printed above
         FileHandle.standardError.write(Data(String(format: "[%d steps, %.1f s; transcript: %@/%@.html]\n",
-                                                   transcript.steps.count, transcript.seconds, folder.relativePath, name).utf8))
+                                                   transcript.steps.count, transcript.seconds, shown(folder), name).utf8))
+    }
+
+    /// A folder's path as short as it can be said: relative to the working directory when inside it.
+    static func shown(_ folder: URL) -> String {
+        let here = FileManager.default.currentDirectoryPath + "/"
+        return folder.path.hasPrefix(here) ? String(folder.path.dropFirst(here.count)) : folder.path
     }
 
     /// A new run folder under `runs/` named by the time (or `explicit` when given).
