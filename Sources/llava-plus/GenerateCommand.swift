@@ -126,10 +126,10 @@ struct ChatCommand: AsyncParsableCommand {
         commandName: "chat",
         abstract: "Talk with the agent about images (skills, /image, /skills), or with a plain model; /reset starts over, /quit or end of input leaves.",
         discussion: """
-            With images or a LLaVA model (or --agent) the conversation is with the agent: the model calls \
+            By default the conversation is with the agent (llava-plus-tiny and the skills): the model calls \
             skills and sees their results, /image PATH attaches an image to the next question, /skills lists \
-            the skills; each turn's transcript and annotated image go to the session's folder (--out). \
-            Otherwise (or with --no-agent) it is a plain conversation with the model.
+            the skills; each turn's transcript and annotated image go to the session's folder (--out). With \
+            --model and no images (or with --no-agent) it is a plain conversation with that model.
             """)
 
     @OptionGroup var options: LanguageModelOptions
@@ -140,8 +140,15 @@ struct ChatCommand: AsyncParsableCommand {
     @OptionGroup var images: ImageOptions
     @OptionGroup var folders: SkillsCommand.Folders
 
-    @Flag(inversion: .prefixedNo, help: "Talk with the agent and its skills (default: when there are images or LLaVA parts).")
+    @Flag(inversion: .prefixedNo, help: "Talk with the agent and its skills (default: unless --model names a model and no image is given).")
     var agent: Bool?
+
+    /// Whether this session is with the agent.
+    var withAgent: Bool { agent ?? (images.isMultimodal || options.model == nil) }
+
+    func validate() throws {
+        if withAgent && system != nil { throw ValidationError("--system is for plain conversations (--no-agent)") }
+    }
 
     @Option(help: "Most model turns per question (agent).")
     var maxSteps = 4
@@ -153,7 +160,7 @@ struct ChatCommand: AsyncParsableCommand {
     var question: String?
 
     func run() async throws {
-        if agent ?? images.isMultimodal {
+        if withAgent {
             let model = try images.load(options)
             let folder = AgentRunOutput.folder(out, prefix: "chat-")
             let artifacts = try ArtifactStore(directory: folder.appendingPathComponent("artifacts"))
