@@ -6,7 +6,8 @@
 // Sequences run packed back to back without padding: every dense layer treats rows (tokens)
 // independently, and attention runs per sequence over its own rows, so a batch of short texts
 // costs what its tokens cost — the same result as padding plus an attention mask, minus the
-// padding's work. Products are OpenBLAS sgemms (single-threaded: callers parallelise over batches).
+// padding's work. The layers are `Tensors`' `Linear` and `LayerNorm`, run on the calling thread
+// (single-threaded sgemms: callers parallelise over batches).
 
 import CBLAS
 import Foundation
@@ -80,11 +81,12 @@ public struct BertModel: Sendable {
 
     struct Layer: Sendable {
         /// Query, key and value projections stacked: one product gives all three.
-        let queryKeyValue: Dense
-        let attentionOutput: Dense
+        let queryKeyValue: Linear
+        let attentionOutput: Linear
         let attentionNorm: LayerNorm
-        let intermediate: Dense
-        let output: Dense
+        /// Followed by GELU.
+        let intermediate: Linear
+        let output: Linear
         let outputNorm: LayerNorm
     }
 
@@ -123,8 +125,8 @@ public struct BertModel: Sendable {
             }
             return t.scalars
         }
-        func dense(_ name: String, _ inputs: Int, _ outputs: Int) throws -> Dense {
-            Dense(inputs: inputs, outputs: outputs, weight: try tensor(name + ".weight", [outputs, inputs]),
+        func linear(_ name: String, _ inputs: Int, _ outputs: Int) throws -> Linear {
+            Linear(inputs: inputs, outputs: outputs, weight: try tensor(name + ".weight", [outputs, inputs]),
                   bias: try tensor(name + ".bias", [outputs]))
         }
         func norm(_ name: String) throws -> LayerNorm {
@@ -139,11 +141,11 @@ public struct BertModel: Sendable {
         layers = try (0..<c.layerCount).map { i in
             let l = "encoder.layer.\(i)."
             return Layer(
-                queryKeyValue: Dense(stacking: try ["query", "key", "value"].map { try dense(l + "attention.self." + $0, h, h) }),
-                attentionOutput: try dense(l + "attention.output.dense", h, h),
+                queryKeyValue: Linear(stacking: try ["query", "key", "value"].map { try linear(l + "attention.self." + $0, h, h) }),
+                attentionOutput: try linear(l + "attention.output.dense", h, h),
                 attentionNorm: try norm(l + "attention.output.LayerNorm"),
-                intermediate: try dense(l + "intermediate.dense", h, m),
-                output: try dense(l + "output.dense", m, h),
+                intermediate: try linear(l + "intermediate.dense", h, m),
+                output: try linear(l + "output.dense", m, h),
                 outputNorm: try norm(l + "output.LayerNorm"))
         }
     }
@@ -182,7 +184,7 @@ public struct BertModel: Sendable {
         }
         var states = [Float](repeating: 0, count: rows * c.hiddenSize)
         guard rows > 0 else { return states }
-        Self.useSingleThreadedBLAS()
+        MatrixMultiply.useSingleThreadedBLAS()
         let scratch = Scratch(rows: rows, width: c.hiddenSize, intermediate: c.intermediateSize,
                               longest: sequences.map(\.count).max() ?? 0)
         defer { scratch.deallocate() }
@@ -194,12 +196,6 @@ public struct BertModel: Sendable {
             for layer in layers { run(layer, x, rows: rows, lengths: lengths, scratch) }
         }
         return states
-    }
-
-    /// Single-threaded products: parallelism comes from batches run side by side, and
-    /// OpenBLAS's own threads would compete with them (`LlamaSession` and CLIP do the same).
-    static func useSingleThreadedBLAS() {
-        if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
     }
 
     /// Word + position + token type 0, per token.
@@ -226,8 +222,7 @@ public struct BertModel: Sendable {
         attention(s, lengths: lengths)
         layer.attentionOutput.apply(s.context, rows: rows, into: s.projected)
         layer.attentionNorm.apply(residual: x, s.projected, rows: rows, into: x)
-        layer.intermediate.apply(x, rows: rows, into: s.hidden)
-        Activation.gelu(s.hidden, count: rows * configuration.intermediateSize)
+        layer.intermediate.apply(x, rows: rows, into: s.hidden, activation: .gelu)
         layer.output.apply(s.hidden, rows: rows, into: s.projected)
         layer.outputNorm.apply(residual: x, s.projected, rows: rows, into: x)
     }
@@ -250,9 +245,9 @@ public struct BertModel: Sendable {
                     for i in 0..<length {
                         let query = base + i * stacked + h * d
                         for j in 0..<length {
-                            s.scores[j] = Activation.dot(query, base + j * stacked + width + h * d, count: d) * scale
+                            s.scores[j] = VectorMath.dot(query, base + j * stacked + width + h * d, count: d) * scale
                         }
-                        Activation.softmax(s.scores, count: length)
+                        VectorMath.softmax(s.scores, count: length)
                         let context = out + i * width + h * d
                         for k in 0..<d { context[k] = 0 }
                         for j in 0..<length {
@@ -273,7 +268,7 @@ public struct BertModel: Sendable {
                     }
                     let (query, key, value) = (s.head, s.head + length * d, s.head + 2 * length * d)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, dd, scale, query, dd, key, dd, 0, s.scores, t)
-                    for i in 0..<length { Activation.softmax(s.scores + i * length, count: length) }
+                    for i in 0..<length { VectorMath.softmax(s.scores + i * length, count: length) }
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, dd, t, 1, s.scores, t, value, dd, 0,
                                 out + h * d, Int32(width))
                 }
@@ -297,132 +292,5 @@ public struct BertModel: Sendable {
         func deallocate() {
             for buffer in [queryKeyValue, context, projected, hidden, scores, head] { buffer.deallocate() }
         }
-    }
-}
-
-// MARK: - Layers
-
-/// `y = x Wᵀ + b` for a batch of rows, weights in PyTorch `nn.Linear` layout (`[out, in]`).
-struct Dense: Sendable {
-    let inputs: Int, outputs: Int
-    let weight: [Float]
-    let bias: [Float]
-
-    init(inputs: Int, outputs: Int, weight: [Float], bias: [Float]) {
-        precondition(weight.count == inputs * outputs && bias.count == outputs)
-        (self.inputs, self.outputs, self.weight, self.bias) = (inputs, outputs, weight, bias)
-    }
-
-    /// Layers reading the same input, stacked into one: their outputs side by side in each row.
-    init(stacking parts: [Dense]) {
-        self.init(inputs: parts[0].inputs, outputs: parts.map(\.outputs).reduce(0, +),
-                  weight: parts.flatMap(\.weight), bias: parts.flatMap(\.bias))
-    }
-
-    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        weight.withUnsafeBufferPointer { w in
-            MatrixMultiply.gemm(m: rows, n: outputs, k: inputs, a: x, b: w.baseAddress!, transposeB: true, c: y)
-        }
-        bias.withUnsafeBufferPointer { b in
-            for r in 0..<rows {
-                let out = y + r * outputs
-                for o in 0..<outputs { out[o] += b[o] }
-            }
-        }
-    }
-}
-
-/// Layer normalisation over each row, with learned scale and shift.
-struct LayerNorm: Sendable {
-    let weight: [Float], bias: [Float]
-    let epsilon: Float
-
-    /// Normalises `rows` rows of `x` into `y` (which may be `x`).
-    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        let width = weight.count
-        for r in 0..<rows { normalize(x + r * width, into: y + r * width, width: width) }
-    }
-
-    /// `y = LN(residual + x)` row by row; `y` may be `residual` (the residual stream, updated in place).
-    func apply(residual: UnsafeMutablePointer<Float>, _ x: UnsafeMutablePointer<Float>, rows: Int,
-               into y: UnsafeMutablePointer<Float>) {
-        let width = weight.count
-        for i in 0..<(rows * width) { x[i] += residual[i] }
-        apply(x, rows: rows, into: y)
-    }
-
-    private func normalize(_ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, width: Int) {
-        var mean: Float = 0
-        for i in 0..<width { mean += input[i] }
-        mean /= Float(width)
-        var variance: Float = 0
-        for i in 0..<width { let d = input[i] - mean; variance += d * d }
-        let scale = 1 / (variance / Float(width) + epsilon).squareRoot()
-        weight.withUnsafeBufferPointer { w in
-            bias.withUnsafeBufferPointer { b in
-                for i in 0..<width { output[i] = (input[i] - mean) * scale * w[i] + b[i] }
-            }
-        }
-    }
-}
-
-/// Elementwise kernels of the encoder.
-enum Activation {
-    /// GELU with the exact erf, `0.5 x (1 + erf(x / √2))`, in place, eight lanes at a time.
-    static func gelu(_ values: UnsafeMutablePointer<Float>, count: Int) {
-        let raw = UnsafeMutableRawPointer(values)
-        let vectorEnd = count / 8 * 8
-        for i in stride(from: 0, to: vectorEnd, by: 8) {
-            let x = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            raw.storeBytes(of: 0.5 * x * (1 + erf(x * 0.707_106_78)), toByteOffset: i * 4, as: SIMD8<Float>.self)
-        }
-        for i in vectorEnd..<count { values[i] = 0.5 * values[i] * (1 + erff(values[i] * 0.707_106_78)) }
-    }
-
-    /// `erf` per lane as a rational function of odd and even polynomials on [-4, 4] (beyond which
-    /// erf is ±1 in single precision): Eigen's and XLA's `erf` for floats, within a few ulp.
-    /// The libm call per element was most of the MLP's non-GEMM time.
-    @inline(__always)
-    static func erf(_ input: SIMD8<Float>) -> SIMD8<Float> {
-        var x = input.replacing(with: 4, where: input .> 4)
-        x.replace(with: -4, where: x .< -4)
-        let x2 = x * x
-        var p = x2 * -2.726_142_258_013_06e-10 + 2.770_681_424_959_02e-08
-        p = x2 * p - 2.101_024_020_825_08e-06
-        p = x2 * p - 5.692_506_394_623_46e-05
-        p = x2 * p - 7.349_906_303_268_55e-04
-        p = x2 * p - 2.954_599_808_540_25e-03
-        p = x2 * p - 1.609_603_332_624_15e-02
-        p = x * p
-        var q = x2 * -1.456_607_184_649_96e-05 - 2.133_740_552_789_05e-04
-        q = x2 * q - 1.682_826_974_382_03e-03
-        q = x2 * q - 7.373_329_167_204_68e-03
-        q = x2 * q - 1.426_473_905_141_89e-02
-        return p / q
-    }
-
-    /// `a · b` over `count` floats, eight lanes at a time.
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-        let (ra, rb) = (UnsafeRawPointer(a), UnsafeRawPointer(b))
-        var sums = SIMD8<Float>()
-        let vectorEnd = count / 8 * 8
-        for i in stride(from: 0, to: vectorEnd, by: 8) {
-            sums += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-        }
-        var sum = sums.sum()
-        for i in vectorEnd..<count { sum += a[i] * b[i] }
-        return sum
-    }
-
-    /// In-place softmax of `count` values.
-    static func softmax(_ values: UnsafeMutablePointer<Float>, count: Int) {
-        var maximum = -Float.infinity
-        for i in 0..<count { maximum = max(maximum, values[i]) }
-        var sum: Float = 0
-        for i in 0..<count { values[i] = expf(values[i] - maximum); sum += values[i] }
-        let inverse = 1 / sum
-        for i in 0..<count { values[i] *= inverse }
     }
 }

@@ -3,6 +3,7 @@
 // embeddings is their cosine similarity.
 
 import Foundation
+import Tensors
 import Tokenizers
 
 /// Sentence embeddings from a sentence-transformers BERT model folder.
@@ -103,7 +104,7 @@ public final class SentenceEncoder: Sendable {
         results.initialize(repeating: [])
         defer { results.deinitialize().deallocate() }
         let model = model
-        BertModel.useSingleThreadedBLAS()  // before the threads start, not racing inside them
+        MatrixMultiply.useSingleThreadedBLAS()  // before the threads start, not racing inside them
         // Each batch writes only its own texts' slots.
         nonisolated(unsafe) let output = results
         DispatchQueue.concurrentPerform(iterations: batches.count) { b in

@@ -1,8 +1,8 @@
 import Foundation
 import Testing
-@testable import VisionModels
+import Tensors
 
-/// The vectorised exponential against libm's `expf`, and the kernels built on it.
+/// The vectorised exponential and erf against libm's `expf` and `erff`, and the kernels built on them.
 @Suite struct VectorMathTests {
     @Test func expMatchesLibmAcrossTheRange() {
         var worst: Float = 0
@@ -27,5 +27,19 @@ import Testing
         var gelu = x
         gelu.withUnsafeMutableBufferPointer { VectorMath.quickGelu($0.baseAddress!, count: $0.count) }
         for (g, v) in zip(gelu, x) { #expect(abs(g - v / (1 + expf(-1.702 * v))) < 1e-5 * max(1, abs(v))) }
+    }
+
+    /// The vectorised erf stays within float rounding of libm's.
+    @Test func geluMatchesLibm() {
+        var values = (0..<2001).map { Float($0 - 1000) / 150 }
+        let expected = values.map { 0.5 * $0 * (1 + erff($0 * 0.707_106_78)) }
+        values.withUnsafeMutableBufferPointer { VectorMath.gelu($0.baseAddress!, count: $0.count) }
+        #expect(zip(values, expected).allSatisfy { abs($0 - $1) < 2e-6 })
+    }
+
+    @Test func dotMatchesASum() {
+        let (a, b) = ((0..<37).map { Float($0) * 0.25 - 3 }, (0..<37).map { 1 - Float($0 % 5) * 0.5 })
+        let dot = VectorMath.dot(a, b, count: 37)
+        #expect(abs(dot - zip(a, b).map(*).reduce(0, +)) < 1e-4)
     }
 }
