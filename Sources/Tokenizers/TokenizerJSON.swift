@@ -72,21 +72,27 @@ extension BPETokenizer {
 
 // MARK: - The file's shape (only what byte-level BPE needs)
 
+/// One entry of a `tokenizer.json`'s `added_tokens` (any model type). Property names follow
+/// the file's keys.
+struct TokenizerFileAddedToken: Decodable {
+    var id: Int
+    var content: String
+    var special: Bool?
+    var lstrip: Bool?
+    var rstrip: Bool?
+    var normalized: Bool?
+    var single_word: Bool?
+}
+
+/// A `tokenizer.json` component named only by its `type`.
+struct TokenizerFileComponent: Decodable {
+    var type: String
+}
+
 // Property names follow the file's keys.
 private struct TokenizerFile: Decodable {
-    struct Added: Decodable {
-        var id: Int
-        var content: String
-        var special: Bool?
-        var lstrip: Bool?
-        var rstrip: Bool?
-        var normalized: Bool?
-        var single_word: Bool?
-    }
-
-    struct Typed: Decodable {
-        var type: String
-    }
+    typealias Added = TokenizerFileAddedToken
+    typealias Typed = TokenizerFileComponent
 
     struct Model: Decodable {
         var type: String?

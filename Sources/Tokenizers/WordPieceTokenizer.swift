@@ -251,19 +251,8 @@ extension WordPieceTokenizer {
 
 // Property names follow the file's keys.
 private struct WordPieceFile: Decodable {
-    struct Added: Decodable {
-        var id: Int
-        var content: String
-        var special: Bool?
-        var lstrip: Bool?
-        var rstrip: Bool?
-        var normalized: Bool?
-        var single_word: Bool?
-    }
-
-    struct Typed: Decodable {
-        var type: String
-    }
+    typealias Added = TokenizerFileAddedToken
+    typealias Typed = TokenizerFileComponent
 
     struct Normalizer: Decodable {
         var type: String
