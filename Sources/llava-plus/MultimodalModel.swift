@@ -34,14 +34,21 @@ struct MultimodalModel {
             guard FileManager.default.fileExists(atPath: reference, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw InputError("--model \(reference): a LLaVA model is a checkpoint directory, \(Self.defaultName), or a language model GGUF with --mmproj")
             }
-            guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("tokenizer.json").path) else {
-                throw InputError("--model \(reference): no tokenizer.json (a Hugging Face fast tokenizer) beside the checkpoint")
+            // Original LLaVA checkpoints (Vicuna, LLaMA-2) ship SentencePiece's tokenizer.model;
+            // llava-hf ones a byte-level BPE tokenizer.json.
+            let sentencePiece = directory.appendingPathComponent("tokenizer.model")
+            let fast = directory.appendingPathComponent("tokenizer.json")
+            let tokenizer: any Tokenizer
+            if FileManager.default.fileExists(atPath: sentencePiece.path) {
+                tokenizer = try SentencePieceTokenizer(model: try SentencePieceModel(contentsOf: sentencePiece))
+            } else if FileManager.default.fileExists(atPath: fast.path) {
+                tokenizer = try BPETokenizer(tokenizerJSONAt: fast)
+            } else {
+                throw InputError("--model \(reference): no tokenizer.model (SentencePiece) or tokenizer.json beside the checkpoint")
             }
             llava = try LLaVAModel(directory: directory, visionTower: visionTower.map { URL(fileURLWithPath: $0) },
                                    threads: threads)
-            generator = TextGenerator(model: llava.language,
-                                      tokenizer: try BPETokenizer(tokenizerJSONAt: directory.appendingPathComponent("tokenizer.json")),
-                                      template: .llavaV1, contextLength: context)
+            generator = TextGenerator(model: llava.language, tokenizer: tokenizer, template: .llavaV1, contextLength: context)
             name = directory.lastPathComponent
         } else {
             let store = try ModelStore.locate()
