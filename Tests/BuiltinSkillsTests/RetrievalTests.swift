@@ -224,6 +224,20 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: fallback.path))
         #expect(recovered["paths"]?.arrayValue == [.string(photos.appendingPathComponent("cat.png").path)])
 
+        // A folder nobody indexed: the skill writes nothing into it (its index goes to the
+        // cache), and a folder too large to walk in one call is refused, not walked for minutes.
+        let fresh = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: fresh) }
+        try Self.fill(fresh, with: ["cat.png": "skimage-data/chelsea.png"])
+        _ = try skill(["query": "a cat", "folder": .string(fresh.path), "k": 1])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: fresh.path) == ["cat.png"])
+        do {
+            _ = try skill(["query": "a cat", "folder": "/"])
+            Issue.record("the whole file system was walked")
+        } catch let error as SkillInputError {
+            #expect(error.message.contains("holds more than \(RetrieveSkill.scanLimit)"), "\(error)")
+        }
+
         let notImage = cache.appendingPathComponent("notes.png")
         try Data("hello".utf8).write(to: notImage)
         let bad: [(String, [String: JSONValue])] = [

@@ -19,11 +19,14 @@ public enum RetrievalError: Error, CustomStringConvertible, Equatable, Sendable 
     case folderNotFound(String)
     /// A parameter or input file that cannot be used; the message says which and why.
     case invalidInput(String)
+    /// The folder holds more entries than the caller allows to walk (see `ImageIndex.scanLimit`).
+    case tooLarge(String, limit: Int)
 
     public var description: String {
         switch self {
         case .folderNotFound(let path): "\(path): no such folder"
         case .invalidInput(let message): message
+        case .tooLarge(let path, let limit): "\(path) holds more than \(limit) files and folders"
         }
     }
 }
@@ -203,11 +206,18 @@ public final class ImageIndex {
         let colours: [String]
     }
 
+    /// At most this many files and folders are walked per update (nil: no limit). The skill
+    /// sets one: its folder comes from a model, which may name `/`.
+    public var scanLimit: Int?
+
     /// The image files under the folder (hidden files and folders excluded), sorted.
-    private func scanFolder() -> [FileState] {
+    private func scanFolder() throws -> [FileState] {
         guard let walker = FileManager.default.enumerator(atPath: folder.path) else { return [] }
         var files: [FileState] = []
+        var visited = 0
         while let path = walker.nextObject() as? String {
+            visited += 1
+            if let scanLimit, visited > scanLimit { throw RetrievalError.tooLarge(folder.path, limit: scanLimit) }
             let name = (path as NSString).lastPathComponent
             if name.hasPrefix(".") {
                 walker.skipDescendants()
@@ -265,7 +275,7 @@ public final class ImageIndex {
             runOCR = false
         }
 
-        let files = scanFolder()
+        let files = try scanFolder()
         let stored = try storedStates()
         let present = Set(files.map(\.path))
 

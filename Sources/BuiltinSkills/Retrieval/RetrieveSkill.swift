@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import ModelStore
 import Skills
 
@@ -61,7 +62,21 @@ public struct RetrieveSkill: WorkerSkill, Sendable {
         }
         let folder = URL(fileURLWithPath: (given as NSString).expandingTildeInPath)
 
-        let hits: [SearchHit] = try indexes.with(folder: folder, open: { try open(folder) }) { index in
+        let hits: [SearchHit]
+        do {
+            hits = try search(folder, query: query, image: image, k: k)
+        } catch RetrievalError.tooLarge(let path, let limit) {
+            throw SkillInputError("folder: \(path) holds more than \(limit) files and folders; name a smaller folder, "
+                                  + "or index this one first with `llava-plus index \(path)`")
+        }
+        return .object([
+            "paths": .array(hits.map { .string((given as NSString).appendingPathComponent($0.path)) }),
+            "scores": .array(hits.map { rounded2($0.score) }),
+        ])
+    }
+
+    private func search(_ folder: URL, query: String?, image: RGBImage?, k: Int) throws -> [SearchHit] {
+        try indexes.with(folder: folder, open: { try open(folder) }) { index in
             // A first call on a large folder indexes it all: say how far it is (the worker's
             // stderr goes to the runner's log). `llava-plus index DIR` does this ahead of time.
             var summary = try index.update(progressEvery: 100) { progress in
@@ -85,10 +100,6 @@ public struct RetrieveSkill: WorkerSkill, Sendable {
             case (nil, nil): return []
             }
         }
-        return .object([
-            "paths": .array(hits.map { .string((given as NSString).appendingPathComponent($0.path)) }),
-            "scores": .array(hits.map { rounded2($0.score) }),
-        ])
     }
 
     /// The worker's entry point; the retrieve skill writes no files.
@@ -96,12 +107,23 @@ public struct RetrieveSkill: WorkerSkill, Sendable {
         try self(params)
     }
 
+    /// Files and folders one call may walk in a folder nobody indexed with `llava-plus index`:
+    /// the folder comes from the model, which may name `/` or a home directory.
+    public static let scanLimit = 50_000
+
     private func open(_ folder: URL) throws -> ImageIndex {
         func open(_ file: URL) throws -> ImageIndex {
-            try ImageIndex(folder: folder, file: file, images: images, text: text, ocr: ocr)
+            let index = try ImageIndex(folder: folder, file: file, images: images, text: text, ocr: ocr)
+            if forceCache { index.scanLimit = Self.scanLimit }
+            return index
         }
+        // The skill writes nothing into a folder the model named: it uses the folder's own index
+        // when `llava-plus index` made one, and an index in the cache otherwise.
+        let own = folder.appendingPathComponent(ImageIndex.defaultFileName)
+        let forceCache = !FileManager.default.fileExists(atPath: own.path)
         do {
-            return try open(ImageIndex.defaultFile(for: folder, storeRoot: storeRoot, cacheDirectory: cacheDirectory))
+            return try open(ImageIndex.defaultFile(for: folder, storeRoot: storeRoot, cacheDirectory: cacheDirectory,
+                                                   forceCache: forceCache))
         } catch RetrievalError.folderNotFound(let path) {
             throw SkillInputError("folder: \(path) is not a folder")
         } catch let error as SQLiteError {
