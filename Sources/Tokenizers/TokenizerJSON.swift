@@ -182,7 +182,9 @@ private struct PreTokenizerConfig: Decodable {
     }
 }
 
-private struct PostProcessorConfig: Decodable {
+/// A `tokenizer.json` `post_processor`: what `encode` adds around the tokens (BPE and WordPiece
+/// files alike).
+struct PostProcessorConfig: Decodable {
     struct Item: Decodable {
         struct Piece: Decodable { var id: String }
         var specialToken: Piece?
@@ -196,15 +198,30 @@ private struct PostProcessorConfig: Decodable {
         var ids: [Int]
     }
 
+    /// `BertProcessing`'s `["[CLS]", 101]`.
+    struct NamedId: Decodable {
+        var id: Int
+        init(from decoder: any Decoder) throws {
+            var container = try decoder.unkeyedContainer()
+            _ = try container.decode(String.self)
+            id = try container.decode(Int.self)
+        }
+    }
+
     var type: String
     var processors: [PostProcessorConfig]?
     var single: [Item]?
     var special_tokens: [String: SpecialTokenIds]?
+    var cls: NamedId?
+    var sep: NamedId?
 
     func postProcessor() throws(TokenizerError) -> PostProcessor {
         switch type {
         case "ByteLevel":
             return PostProcessor()
+        case "BertProcessing":
+            guard let cls, let sep else { throw .invalidFile("BertProcessing without cls and sep") }
+            return PostProcessor(prefix: [cls.id], suffix: [sep.id])
         case "Sequence":
             var combined = PostProcessor()
             for processor in processors ?? [] {
