@@ -118,6 +118,9 @@ public final class HTTPServer: Sendable {
     }
 
     public typealias Handler = @Sendable (HTTPServerRequest) async -> HTTPServerResponse
+    /// The response to a request the server refuses before the handler sees it (malformed,
+    /// too large, too slow): the status and a message saying why.
+    public typealias Refusal = @Sendable (_ status: Int, _ message: String) -> HTTPServerResponse
 
     /// The port the server listens on (the one the system chose when asked for port 0).
     public let port: Int
@@ -125,6 +128,7 @@ public final class HTTPServer: Sendable {
     private let listener: Int32
     private let limits: Limits
     private let handler: Handler
+    private let refusal: Refusal
     /// Fired at shutdown: stops the accept loop and interrupts waits for a next request.
     private let stopping: WakePipe
     /// Fired only when shutdown's grace period ends: interrupts writes of responses in progress.
@@ -133,7 +137,10 @@ public final class HTTPServer: Sendable {
 
     /// Binds `host:port` (port 0: any free port, see ``port``) and starts accepting.
     /// `host` is an address or a name (`127.0.0.1`, `0.0.0.0`, `::1`, `localhost`).
-    public init(host: String = "127.0.0.1", port: Int, limits: Limits = Limits(), handler: @escaping Handler) throws(HTTPFailure) {
+    /// `refusal` shapes the server's own error responses (plain text by default; an API server
+    /// answers in its error format).
+    public init(host: String = "127.0.0.1", port: Int, limits: Limits = Limits(), refusal: @escaping Refusal = HTTPServer.plainRefusal,
+                handler: @escaping Handler) throws(HTTPFailure) {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = HTTPClient.streamType
@@ -168,6 +175,7 @@ public final class HTTPServer: Sendable {
         listener = fd
         self.limits = limits
         self.handler = handler
+        self.refusal = refusal
         stopping = try WakePipe()
         aborting = try WakePipe()
         let thread = Thread { [self] in acceptLoop() }
@@ -260,7 +268,7 @@ public final class HTTPServer: Sendable {
     /// The next request, or the response that refuses it (nil: the connection just ends).
     private func readRequest(_ connection: inout SocketConnection, remote: String) -> Result<(HTTPServerRequest, Bool), RefusalBox> {
         func refuse(_ status: Int, _ message: String) -> Result<(HTTPServerRequest, Bool), RefusalBox> {
-            .failure(RefusalBox(.json(status, HTTPServer.errorJSON(message, type: "invalid_request_error"))))
+            .failure(RefusalBox(refusal(status, message)))
         }
         let head: (startLine: String, fields: [String: String])
         do { head = try connection.readHead(maxBytes: limits.maxHeadBytes) } catch {
@@ -353,24 +361,9 @@ public final class HTTPServer: Sendable {
         return Array(text.utf8)
     }
 
-    /// `{"error": {"message": ..., "type": ...}}`, the error body OpenAI-style APIs use.
-    public static func errorJSON(_ message: String, type: String) -> String {
-        func quoted(_ s: String) -> String {
-            var out = "\""
-            for scalar in s.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-                default: out.unicodeScalars.append(scalar)
-                }
-            }
-            return out + "\""
-        }
-        return "{\"error\": {\"message\": \(quoted(message)), \"type\": \(quoted(type))}}"
+    /// A `text/plain` refusal: the message and a newline.
+    public static let plainRefusal: Refusal = { status, message in
+        HTTPServerResponse(status: status, headers: [("Content-Type", "text/plain; charset=utf-8")], body: .bytes(Array((message + "\n").utf8)))
     }
 
     public static func reason(_ status: Int) -> String {

@@ -41,7 +41,10 @@ public final class ChatServer: Sendable {
 
     /// Starts serving on `host:port` (port 0: a free port, see ``HTTPServer/port``).
     public func listen(host: String = "127.0.0.1", port: Int, limits: HTTPServer.Limits = .init()) throws -> HTTPServer {
-        try HTTPServer(host: host, port: port, limits: limits) { [self] request in await handle(request) }
+        try HTTPServer(host: host, port: port, limits: limits,
+                       refusal: { status, message in .json(status, APIError(status, message).json.compactJSON) }) { [self] request in
+            await handle(request)
+        }
     }
 
     /// Lets the queued requests finish, then stops the model's thread.

@@ -212,6 +212,8 @@ import Tokenizers
         let chunked = try await fixture.send("POST", "/v1/chat/completions", body: "{}",
                                              headers: [("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")])
         #expect(chunked.status == 411)
+        // The HTTP layer's own refusals come in the API's error format too.
+        #expect((try? JSONValue(parsing: chunked.body))?["error"]?["type"] == "invalid_request_error")
         #expect(try await fixture.json("GET", "/v1/models").0 == 200)
         #expect(fixture.log.all.contains { $0.contains("POST /v1/chat/completions 400") })
     }
@@ -231,7 +233,10 @@ import Tokenizers
                                          limits: HTTPLimits(connectTimeout: .seconds(5), deadline: .now + .seconds(20), maxBodyBytes: 1 << 20))
         }
         #expect(try await post(1000).status == 200)
-        #expect(try await post(1001).status == 413)
+        let tooLarge = try await post(1001)
+        #expect(tooLarge.status == 413)
+        // A server without its own refusal format answers in plain text.
+        #expect(String(decoding: tooLarge.body, as: UTF8.self).hasPrefix("the request body (1001 bytes) is larger than"))
         #expect(try await post(10, header: 3000).status == 431)
         // `Expect: 100-continue` gets its interim answer (which the client skips) or none if
         // the body came with the head; either way the final answer follows.
