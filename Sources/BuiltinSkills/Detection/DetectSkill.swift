@@ -46,12 +46,10 @@ public struct DetectSkill: WorkerSkill, Sendable {
         let image = try params.image()
 
         var detections: [Detection] = []
-        var unmatched: [String] = []
         let generic = phrases.filter { Self.route($0) == .objects }
-        for (phrase, matches) in zip(generic, objects.classes(for: generic)) {
-            if matches.isEmpty { unmatched.append(phrase); continue }
-            detections += objects.detect(image, phrase: phrase, classes: matches.map(\.classIndex), threshold: threshold, limit: limit)
-        }
+        let matched = zip(generic, objects.classes(for: generic)).map { (phrase: $0, classes: $1.map(\.classIndex)) }
+        let unmatched = matched.filter(\.classes.isEmpty).map(\.phrase)
+        detections += objects.detect(image, phrases: matched, threshold: threshold, limit: limit)
         let special = phrases.filter { Self.route($0) != .objects }
         if !special.isEmpty {
             let found = people.detectWithFaces(image, minScore: threshold)

@@ -45,19 +45,23 @@ public final class ObjectDetector: Sendable {
         }
     }
 
-    /// Boxes for `phrase`, which means `classes`, best first, at most `limit`, none below `threshold`.
-    public func detect(_ image: RGBImage, phrase: String, classes: [Int], threshold: Float, limit: Int) -> [Detection] {
-        guard !classes.isEmpty else { return [] }
+    /// Boxes for each phrase (with the classes it means), best first, at most `limit` per
+    /// phrase, none below `threshold`. The image's class map is computed once for all phrases.
+    public func detect(_ image: RGBImage, phrases: [(phrase: String, classes: [Int])], threshold: Float, limit: Int) -> [Detection] {
+        let wanted = phrases.filter { !$0.classes.isEmpty }
+        guard !wanted.isEmpty else { return [] }
         let grid = regions.grid(image)
-        let scored = proposals(grid, classes: classes).map { box in
-            Detection(box: box, score: regions.cropScore(image, box: box.expanded(by: Self.cropMargin), classes: classes),
-                      phrase: phrase)
+        return wanted.flatMap { phrase, classes in
+            let scored = proposals(grid, classes: classes).map { box in
+                Detection(box: box, score: regions.cropScore(image, box: box.expanded(by: Self.cropMargin), classes: classes),
+                          phrase: phrase)
+            }
+            let kept = nonMaximumSuppression(preferTight(scored), iou: 0.5)
+            // Weaker boxes are parts or context of the best one far more often than a second
+            // instance of the same thing (measured on the ground truth).
+            let floor = max(threshold, (kept.first?.score ?? 0) * Self.relativeScore)
+            return Array(kept.filter { $0.score >= floor }.prefix(limit))
         }
-        let kept = nonMaximumSuppression(preferTight(scored), iou: 0.5)
-        // Weaker boxes are parts or context of the best one far more often than a second
-        // instance of the same thing (measured on the ground truth).
-        let floor = max(threshold, (kept.first?.score ?? 0) * Self.relativeScore)
-        return Array(kept.filter { $0.score >= floor }.prefix(limit))
     }
 
     /// Candidate boxes: connected areas of the class map at several levels, the best grid
