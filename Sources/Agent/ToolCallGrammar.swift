@@ -26,8 +26,8 @@ public final class ToolCallGrammar {
 
     private var compiled: (tools: [ToolSpec], requireCall: Bool, grammar: JSONGrammar)?
     private var trie: TokenTrie?
-    /// Tokens that start with a closing quote or bracket, found on first need.
-    private var closers: [Int]?
+    /// Tokens that start with a quote or closing bracket, found on first need.
+    private var closers: ClosingConstraint.Closers?
 
     public init(generator: TextGenerator) {
         self.generator = generator
@@ -61,10 +61,10 @@ public final class ToolCallGrammar {
         var (output, statistics) = try generator.generate(inputs: inputs, parameters: parameters, maxTokens: maxTokens,
                                                           constraint: constraint, onText: onText)
         if !constraint.isComplete, statistics.finishReason == "length" {
-            // Out of tokens mid-JSON: continue under a bias toward closing quotes and brackets,
+            // Out of tokens mid-JSON: continue under a bias toward quotes, then closing brackets,
             // so that the turn is still a valid call rather than lost.
             let written = generator.tokenizer.encode(output, addSpecialTokens: false, parseSpecialTokens: false)
-            let closing = ClosingConstraint(constraint, closers: closers ?? ClosingConstraint.closingTokens(of: generator.tokenizer))
+            let closing = ClosingConstraint(constraint, closers: closers ?? ClosingConstraint.Closers(of: generator.tokenizer))
             closers = closing.closers
             let (tail, more) = try generator.generate(inputs: inputs + written.map(LlamaInput.token), parameters: .greedy,
                                                       maxTokens: Self.closingTokens, constraint: closing, onText: onText)

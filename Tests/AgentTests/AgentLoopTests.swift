@@ -193,6 +193,33 @@ extension AgentLoopTests {
     }
 }
 
+/// Closing a turn that ran out of tokens: an open string must close before brackets count
+/// (inside a string a bracket is just a character: the routing set's one invalid turn wrote
+/// `"caption": "]]]]...` until the closing budget ran out).
+@Suite struct ClosingConstraintTests {
+    /// Allows the tokens in `allowed`, like a grammar inside a string or between values.
+    final class Allowing: TokenConstraint {
+        let allowed: Set<Int>
+        init(_ allowed: Set<Int>) { self.allowed = allowed }
+        func mask(_ logits: inout [Float]) { for i in logits.indices where !allowed.contains(i) { logits[i] = -.infinity } }
+        func accept(_ token: Int) -> Bool { allowed.contains(token) }
+        var isComplete: Bool { false }
+    }
+
+    @Test func quotesWinOverBracketsAndBracketsOverText() {
+        let closers = ClosingConstraint.Closers(quotes: [1], brackets: [2])
+        func winner(allowed: Set<Int>, logits: [Float]) -> Int {
+            var values = logits
+            ClosingConstraint(Allowing(allowed), closers: closers).mask(&values)
+            return values.indices.max { values[$0] < values[$1] }!
+        }
+        // Token 0 is text, 1 a quote, 2 a bracket; the model prefers text, then the bracket.
+        #expect(winner(allowed: [0, 1, 2], logits: [30, 1, 20]) == 1)
+        #expect(winner(allowed: [0, 2], logits: [30, 1, 20]) == 2)
+        #expect(winner(allowed: [0], logits: [30, 1, 20]) == 0, "the grammar still decides what is allowed")
+    }
+}
+
 /// The routing set in `data/` must stay usable: every line parses and names an installed image
 /// and a known label.
 @Suite struct RoutingSetTests {
