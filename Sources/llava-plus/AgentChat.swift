@@ -18,17 +18,8 @@ struct AgentChat {
         for path in images { if let image = attach(path) { pending.append(image) } }
         var previous: Transcript?
         var turn = 0
-        var queued = question
-        while true {
-            let input: String
-            if let first = queued {
-                (input, queued) = (first, nil)
-            } else {
-                stream("> ")
-                guard let line = readLine(strippingNewline: true) else { stream("\n"); return }
-                input = line.trimmingCharacters(in: .whitespaces)
-            }
-            if input.isEmpty { continue }
+        var turns = ChatInput(first: question)
+        while let input = turns.next() {
             switch input.split(separator: " ", maxSplits: 1).first.map(String.init) {
             case "/quit": return
             case "/reset":

@@ -201,17 +201,8 @@ struct ChatCommand: AsyncParsableCommand {
         }
         FileHandle.standardError.write(Data("chat with \(banner); /reset, /quit\n".utf8))
         var messages = initial
-        var pending = question
-        while true {
-            let input: String
-            if let first = pending {
-                (input, pending) = (first, nil)
-            } else {
-                stream("> ")
-                guard let line = readLine(strippingNewline: true) else { stream("\n"); return }
-                input = line.trimmingCharacters(in: .whitespaces)
-            }
-            if input.isEmpty { continue }
+        var turns = ChatInput(first: question)
+        while let input = turns.next() {
             if input == "/quit" { return }
             if input == "/reset" { messages = initial; continue }
             if input.hasPrefix("/image") || input == "/skills" {
