@@ -67,7 +67,7 @@ let package = Package(
             name: "llava-plus",
             dependencies: [
                 "ModelStore", "Imaging", "ModelFormats", "LanguageModels", "VisionModels", "Tokenizers", "LLaVA", "Skills", "Agent",
-                "BuiltinSkills", "Server", "HTTP",
+                "BuiltinSkills", "Server", "HTTP", "Tensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Imaging
 import ModelStore
+import Tensors
 import VisionModels
 
 struct ClassifyCommand: ParsableCommand {
@@ -24,14 +25,12 @@ struct ClassifyCommand: ParsableCommand {
         for path in images {
             let image = try RGBImage(contentsOf: URL(fileURLWithPath: path))
             clock = ContinuousClock.now
-            let logits = model.classify(features: model.features(EfficientNetLite.preprocess(image)))
+            var probabilities = model.classify(features: model.features(EfficientNetLite.preprocess(image)))
             let elapsed = milliseconds(since: clock)
-            let top = logits.max()!
-            let weights = logits.map { expf($0 - top) }
-            let total = weights.reduce(0, +)
+            VectorMath.softmax(&probabilities, count: probabilities.count)
             print("\(path) (\(image.width)x\(image.height), \(elapsed) ms):")
-            for index in logits.indices.sorted(by: { logits[$0] > logits[$1] }).prefix(self.top) {
-                print(String(format: "  %5.1f%%  %@", 100 * weights[index] / total, names[index]))
+            for index in probabilities.indices.sorted(by: { probabilities[$0] > probabilities[$1] }).prefix(self.top) {
+                print(String(format: "  %5.1f%%  %@", 100 * probabilities[index], names[index]))
             }
         }
     }

@@ -49,13 +49,6 @@ struct RegionClassifier: Sendable {
         return logits.withUnsafeBufferPointer { probabilityMass($0, classes: classes) }
     }
 
-    /// Probabilities of all classes, from logits.
-    static func probabilities(_ logits: [Float]) -> [Float] {
-        let top = logits.max() ?? 0
-        let weights = logits.map { expf($0 - top) }
-        let total = weights.reduce(0, +)
-        return weights.map { $0 / total }
-    }
 }
 
 /// The softmax probability of `logits` summed over `classes`.

@@ -2,6 +2,7 @@ import Foundation
 import Imaging
 import ModelStore
 import Skills
+import Tensors
 import VisionModels
 
 /// The `tag` skill (RAM's job): the ImageNet classes EfficientNet-Lite0 sees in the whole
@@ -17,7 +18,8 @@ public struct TagSkill: WorkerSkill {
 
     /// The `k` most probable classes with at least `minScore`, best first.
     public func tags(_ image: RGBImage, k: Int, minScore: Float) -> [(tag: String, score: Float)] {
-        let probabilities = RegionClassifier.probabilities(network.classify(features: network.features(EfficientNetLite.preprocess(image))))
+        var probabilities = network.classify(features: network.features(EfficientNetLite.preprocess(image)))
+        VectorMath.softmax(&probabilities, count: probabilities.count)
         return probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(k)
             .filter { probabilities[$0] >= minScore }.map { (names[$0], probabilities[$0]) }
     }
