@@ -52,16 +52,10 @@ public final class KeyValueCache {
     @inline(__always)
     func dotKey(layer: Int, position: Int, offset: Int, _ q: UnsafePointer<Float>, count: Int) -> Float {
         let start = position * width + offset
-        var dot: Float = 0
         switch precision {
-        case .f16:
-            let k = halves(keys[layer]) + start
-            for j in 0..<count { dot += q[j] * Float(k[j]) }
-        case .f32:
-            let k = floats(keys[layer]) + start
-            for j in 0..<count { dot += q[j] * k[j] }
+        case .f16: return VectorMath.dot(q, halves(keys[layer]) + start, count: count)
+        case .f32: return VectorMath.dot(q, floats(keys[layer]) + start, count: count)
         }
-        return dot
     }
 
     /// `out += weight * value[position]` over `count` values starting at `offset`.

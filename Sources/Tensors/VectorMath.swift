@@ -72,6 +72,24 @@ public enum VectorMath {
         return sum
     }
 
+    /// `a · b` over `count` values with `b` in half precision (an f16 key cache). Eight float
+    /// lanes as in ``dot(_:_:count:)``; the halves widen in a lane loop (`vcvtph2ps`) because
+    /// `SIMD8<Float>(SIMD8<Float16>)` stays an out-of-line call.
+    @inlinable @inline(__always)
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float16>, count: Int) -> Float {
+        let ra = UnsafeRawPointer(a)
+        var sums = SIMD8<Float>()
+        let vectorEnd = count / 8 * 8
+        for i in stride(from: 0, to: vectorEnd, by: 8) {
+            var wide = SIMD8<Float>()
+            for j in 0..<8 { wide[j] = Float(b[i + j]) }
+            sums.addProduct(ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self), wide)
+        }
+        var sum = sums.sum()
+        for i in vectorEnd..<count { sum += a[i] * Float(b[i]) }
+        return sum
+    }
+
     /// Softmax of `count` values, in place: `eˣⁱ⁻ᵐᵃˣ / Σ`.
     public static func softmax(_ values: UnsafeMutablePointer<Float>, count: Int) {
         let raw = UnsafeMutableRawPointer(values)

@@ -42,4 +42,14 @@ import Tensors
         let dot = VectorMath.dot(a, b, count: 37)
         #expect(abs(dot - zip(a, b).map(*).reduce(0, +)) < 1e-4)
     }
+
+    /// The f16 key-cache dot: vector lanes plus a scalar tail, against a float64 sum.
+    @Test func halfPrecisionDotMatchesAFloat64Sum() {
+        for count in [8, 64, 37] {
+            let a = (0..<count).map { Float($0) * 0.25 - 3 }
+            let b = (0..<count).map { Float16(1 - Float($0 % 5) * 0.375) }
+            let expected = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            #expect(abs(Double(VectorMath.dot(a, b, count: count)) - expected) < 1e-4, "count \(count)")
+        }
+    }
 }

@@ -9,13 +9,16 @@
 ///   the opposite sign of `m`), values `min(127, round(iscale * x))`, and the integer sum of each
 ///   16 values.
 ///
-/// Multiplying in integers is faster than decoding weights to floats, and it reproduces
-/// llama.cpp's numerics, so greedy outputs agree token for token. The buffers hold whichever
+/// Multiplying in integers is faster than decoding weights to floats, and it follows llama.cpp's
+/// numerics (the same rounding of the activations), so logits stay within ggml's own spread. The buffers hold whichever
 /// layout was quantised last: quantise for the format of the rows you multiply.
 public struct QuantizedActivations {
     public let capacity: Int
     /// The quantised values.
     public let values: UnsafeMutablePointer<Int8>
+    /// `q8_0` layout: the same values widened to 16 bits once per vector, so the 4- and 8-bit
+    /// row kernels multiply 16 lanes at a time without converting the activations for every row.
+    public let wideValues: UnsafeMutablePointer<Int16>
     /// `q8_0` layout: each 32-value block's scale, already rounded through f16.
     public let scales: UnsafeMutablePointer<Float>
     /// `q8_0` layout: each 32-value block's `d * Σq`, rounded through f16.
@@ -29,6 +32,7 @@ public struct QuantizedActivations {
     public init(capacity: Int) {
         self.capacity = capacity
         values = .allocate(capacity: capacity)
+        wideValues = .allocate(capacity: capacity)
         scales = .allocate(capacity: capacity / 32)
         sums = .allocate(capacity: capacity / 32)
         superScales = .allocate(capacity: max(1, capacity / 256))
@@ -38,6 +42,7 @@ public struct QuantizedActivations {
     /// Frees the buffers; the owner calls this once.
     public func deallocate() {
         values.deallocate()
+        wideValues.deallocate()
         scales.deallocate()
         sums.deallocate()
         superScales.deallocate()
@@ -112,6 +117,7 @@ public struct QuantizedActivations {
             scales[b] = Float(Float16(d))
             sums[b] = Float(Float16(Float(sum) * d))
         }
+        for i in 0..<count { wideValues[i] = Int16(values[i]) }
     }
 
     /// Replaces each value by what llama.cpp's quantised product sees of it in the `q8_0` layout, `q * f16(d)`.
@@ -174,32 +180,9 @@ extension BlockFormat {
     public func dot(row: UnsafeRawPointer, activations x: QuantizedActivations, count: Int) -> Float {
         var total: Float = 0
         switch self {
-        case .q4_1, .q4_0:
-            let hasMinimum = self == .q4_1
-            let stride = hasMinimum ? 20 : 18
-            let offset: Int32 = hasMinimum ? 0 : 8
-            for b in 0..<count / 32 {
-                let block = row + b * stride
-                let nibbles = (block + (hasMinimum ? 4 : 2)).assumingMemoryBound(to: UInt8.self)
-                let a = x.values + b * 32
-                var sum: Int32 = 0
-                for j in 0..<16 {
-                    let byte = nibbles[j]
-                    sum &+= (Int32(byte & 0x0F) &- offset) &* Int32(a[j])
-                    sum &+= (Int32(byte >> 4) &- offset) &* Int32(a[j + 16])
-                }
-                total += block.loadHalf(0) * x.scales[b] * Float(sum)
-                if hasMinimum { total += block.loadHalf(2) * x.sums[b] }
-            }
-        case .q8_0:
-            for b in 0..<count / 32 {
-                let block = row + b * 34
-                let w = (block + 2).assumingMemoryBound(to: Int8.self)
-                let a = x.values + b * 32
-                var sum: Int32 = 0
-                for j in 0..<32 { sum &+= Int32(w[j]) &* Int32(a[j]) }
-                total += block.loadHalf(0) * x.scales[b] * Float(sum)
-            }
+        case .q4_0: total = dotQ4(row: row, activations: x, count: count, hasMinimum: false)
+        case .q4_1: total = dotQ4(row: row, activations: x, count: count, hasMinimum: true)
+        case .q8_0: total = dotQ8_0(row: row, activations: x, count: count)
         case .q4_K: total = dotQ4_K(row: row, activations: x, count: count, highBits: false)
         case .q5_K: total = dotQ4_K(row: row, activations: x, count: count, highBits: true)
         case .q6_K: total = dotQ6_K(row: row, activations: x, count: count)
@@ -208,4 +191,80 @@ extension BlockFormat {
         }
         return total
     }
+}
+
+/// The `q4_0`, `q4_1` and `q8_0` kernels. Each block's 32 products are formed in 16-bit lanes
+/// (a 4-bit value times an 8-bit activation fits; two 8-bit products summed still fit), summed
+/// into eight 32-bit lanes, and scaled into eight float accumulators, so no block pays for a
+/// horizontal sum or a serial float chain (ggml's AVX2 kernels have the same shape). Swift's
+/// SIMD types compile to single vector instructions here; the per-element widening is written as
+/// lane loops because the standard library's conversions (`SIMD16<Int16>(truncatingIfNeeded:)`,
+/// `SIMD8<Float>(_:)`) stay out-of-line calls in the loop.
+extension BlockFormat {
+    @inline(__always)
+    func dotQ4(row: UnsafeRawPointer, activations x: QuantizedActivations, count: Int, hasMinimum: Bool) -> Float {
+        let stride = hasMinimum ? 20 : 18
+        let offset: Int16 = hasMinimum ? 0 : 8
+        var accumulator = SIMD8<Float>(), minimums: Float = 0
+        for b in 0..<count / 32 {
+            let block = row + b * stride
+            let packed = widenedBytes(block + (hasMinimum ? 4 : 2))
+            let a = UnsafeRawPointer(x.wideValues + b * 32)
+            let products = ((packed & 0x0F) &- offset) &* a.loadUnaligned(as: SIMD16<Int16>.self)
+                &+ ((packed &>> 4) &- offset) &* a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int16>.self)
+            let sums = widened(products.lowHalf &+ products.highHalf)
+            accumulator.addProduct(SIMD8(repeating: block.loadHalf(0) * x.scales[b]), floats(sums))
+            if hasMinimum { minimums.addProduct(block.loadHalf(2), x.sums[b]) }
+        }
+        return accumulator.sum() + minimums
+    }
+
+    @inline(__always)
+    func dotQ8_0(row: UnsafeRawPointer, activations x: QuantizedActivations, count: Int) -> Float {
+        var accumulator = SIMD8<Float>()
+        for b in 0..<count / 32 {
+            let block = row + b * 34
+            let a = UnsafeRawPointer(x.wideValues + b * 32)
+            let products = widenedSignedBytes(block + 2) &* a.loadUnaligned(as: SIMD16<Int16>.self)
+                &+ widenedSignedBytes(block + 18) &* a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int16>.self)
+            // Two 8-bit products fit 16 bits, four may not: widen before the last sum.
+            let sums = widened(products.lowHalf) &+ widened(products.highHalf)
+            accumulator.addProduct(SIMD8(repeating: block.loadHalf(0) * x.scales[b]), floats(sums))
+        }
+        return accumulator.sum()
+    }
+}
+
+/// 16 bytes at `p` as 16-bit lanes (`vpmovzxbw`).
+@inline(__always)
+private func widenedBytes(_ p: UnsafeRawPointer) -> SIMD16<Int16> {
+    let bytes = p.assumingMemoryBound(to: UInt8.self)
+    var lanes = SIMD16<Int16>()
+    for i in 0..<16 { lanes[i] = Int16(bytes[i]) }
+    return lanes
+}
+
+/// 16 signed bytes at `p` as 16-bit lanes (`vpmovsxbw`).
+@inline(__always)
+private func widenedSignedBytes(_ p: UnsafeRawPointer) -> SIMD16<Int16> {
+    let bytes = p.assumingMemoryBound(to: Int8.self)
+    var lanes = SIMD16<Int16>()
+    for i in 0..<16 { lanes[i] = Int16(bytes[i]) }
+    return lanes
+}
+
+/// Eight 32-bit integer lanes as floats (`vcvtdq2ps`).
+@inline(__always)
+private func floats(_ v: SIMD8<Int32>) -> SIMD8<Float> {
+    var lanes = SIMD8<Float>()
+    for i in 0..<8 { lanes[i] = Float(v[i]) }
+    return lanes
+}
+
+/// Eight 16-bit lanes as 32-bit lanes (`vpmovsxwd`).
+@inline(__always)
+private func widened(_ v: SIMD8<Int16>) -> SIMD8<Int32> {
+    var lanes = SIMD8<Int32>()
+    for i in 0..<8 { lanes[i] = Int32(v[i]) }
+    return lanes
 }
