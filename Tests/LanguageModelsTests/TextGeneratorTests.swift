@@ -27,17 +27,28 @@ import Tokenizers
         #expect(statistics.promptTokens == tokens.count && statistics.generatedTokens == 7)
     }
 
-    /// A second turn reuses the cached prefix and gives what a fresh session gives.
+    /// A second turn reuses the cached prefix, and the cache it builds on gives what a fresh
+    /// session gives. Compared as logits, not text: the reused and fresh prompts go through the
+    /// layers in different batch splits (token-by-token integer kernels vs one GEMM batch), which
+    /// differ in the last bits and may flip a near tie in greedy text.
     @Test func nextTurnReusesTheCacheWithTheSameResult() throws {
         let g = try generator()
         var messages: [ChatMessage] = [.user("Name a fruit.")]
         let first = try g.generate(g.promptTokens(for: messages), maxTokens: 16).text
         messages += [.assistant(first), .user("And a vegetable?")]
         let followUp = g.promptTokens(for: messages)
-        let (reused, statistics) = try g.generate(followUp, maxTokens: 16)
+        let statistics = try g.generate(followUp, maxTokens: 1).statistics
         #expect(statistics.promptTokens < followUp.count)
-        let fresh = try generator().generate(followUp, maxTokens: 16).text
-        #expect(reused == fresh)
+        // The logits after the whole follow-up, from the reused cache and from a fresh session.
+        g.session.truncate(to: followUp.count - 1)
+        let reused = try g.session.evaluate([followUp.last!])
+        let fresh = try LlamaSession(model: g.model, capacity: followUp.count).evaluate(followUp)
+        let difference = zip(reused, fresh).map { abs($0 - $1) }.max()!
+        // The bound of SmolLM2ReferenceTests: about twice the 0.48 by which llama.cpp's own
+        // batched and token-by-token paths differ; a misplaced cache entry moves logits by units.
+        #expect(difference <= 1.0, "largest logit difference \(difference)")
+        let sorted = fresh.sorted(by: >)
+        if sorted[0] - sorted[1] > 1.0 { #expect(argmax(reused) == argmax(fresh)) }
     }
 
     /// Reproducible from a fresh session. (Within one session, a prompt evaluated again in a

@@ -141,7 +141,9 @@ public struct QuantizedActivations {
         var amax: Float = 0
         for i in 0..<32 { amax = max(amax, abs(x[i])) }
         let d = amax / 127
-        let inverse: Float = d == 0 ? 0 : 1 / d
+        // `127 / max`, not `1 / d`: ggml's x86 quantiser (what llama.cpp runs here) multiplies by
+        // this, and the two differ in the last bit often enough to move values across a rounding edge.
+        let inverse: Float = amax == 0 ? 0 : 127 / amax
         var sum: Int32 = 0
         for i in 0..<32 {
             let v = Int32((x[i] * inverse).rounded(.toNearestOrEven))
