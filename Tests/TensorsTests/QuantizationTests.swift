@@ -128,3 +128,20 @@ private struct QuantizationFixture: Decodable {
         #expect(!BlockFormat.f32.multipliesQuantizedActivations)
     }
 }
+
+@Suite struct KQuantScaleTests {
+    /// The branch-free unpacking agrees with the per-sub-block reader on every byte pattern bit.
+    @Test func scalesAndMinimumsUnpackAsPerSubBlock() {
+        var generator = SplitMix64(seed: 7)
+        for _ in 0..<1000 {
+            let bytes = (0..<12).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            bytes.withUnsafeBytes { raw in
+                let (scales, minimums) = kQuantScalesAndMinimums(raw.baseAddress!)
+                for j in 0..<8 {
+                    let (s, m) = kQuantScaleMin(raw.baseAddress!, j)
+                    #expect(UInt8(truncatingIfNeeded: scales >> (8 * j)) == s && UInt8(truncatingIfNeeded: minimums >> (8 * j)) == m)
+                }
+            }
+        }
+    }
+}

@@ -16,8 +16,8 @@ public struct QuantizedActivations {
     public let capacity: Int
     /// The quantised values.
     public let values: UnsafeMutablePointer<Int8>
-    /// `q8_0` layout: the same values widened to 16 bits once per vector, so the 4- and 8-bit
-    /// row kernels multiply 16 lanes at a time without converting the activations for every row.
+    /// The same values widened to 16 bits once per vector, so the row kernels multiply 16 lanes
+    /// at a time without converting the activations for every row.
     public let wideValues: UnsafeMutablePointer<Int16>
     /// `q8_0` layout: each 32-value block's scale, already rounded through f16.
     public let scales: UnsafeMutablePointer<Float>
@@ -60,6 +60,7 @@ public struct QuantizedActivations {
                 superScales[b] = Self.quantizeSuperBlock(vector + b * 256, into: values + b * 256,
                                                          subBlockSums: subBlockSums + b * 16)
             }
+            for i in 0..<count { wideValues[i] = Int16(values[i]) }
         }
     }
 
@@ -199,9 +200,7 @@ extension BlockFormat {
 /// (a 4-bit value times an 8-bit activation fits; two 8-bit products summed still fit), summed
 /// into eight 32-bit lanes, and scaled into eight float accumulators, so no block pays for a
 /// horizontal sum or a serial float chain (ggml's AVX2 kernels have the same shape). Swift's
-/// SIMD types compile to single vector instructions here; the per-element widening is written as
-/// lane loops because the standard library's conversions (`SIMD16<Int16>(truncatingIfNeeded:)`,
-/// `SIMD8<Float>(_:)`) stay out-of-line calls in the loop.
+/// SIMD types compile to single vector instructions here (conversions: SIMDWidening.swift).
 extension BlockFormat {
     @inline(__always)
     func dotQ4(row: UnsafeRawPointer, activations x: QuantizedActivations, count: Int, hasMinimum: Bool) -> Float {
@@ -235,38 +234,4 @@ extension BlockFormat {
         }
         return accumulator.sum()
     }
-}
-
-/// 16 bytes at `p` as 16-bit lanes (`vpmovzxbw`).
-@inline(__always)
-private func widenedBytes(_ p: UnsafeRawPointer) -> SIMD16<Int16> {
-    let bytes = p.assumingMemoryBound(to: UInt8.self)
-    var lanes = SIMD16<Int16>()
-    for i in 0..<16 { lanes[i] = Int16(bytes[i]) }
-    return lanes
-}
-
-/// 16 signed bytes at `p` as 16-bit lanes (`vpmovsxbw`).
-@inline(__always)
-private func widenedSignedBytes(_ p: UnsafeRawPointer) -> SIMD16<Int16> {
-    let bytes = p.assumingMemoryBound(to: Int8.self)
-    var lanes = SIMD16<Int16>()
-    for i in 0..<16 { lanes[i] = Int16(bytes[i]) }
-    return lanes
-}
-
-/// Eight 32-bit integer lanes as floats (`vcvtdq2ps`).
-@inline(__always)
-private func floats(_ v: SIMD8<Int32>) -> SIMD8<Float> {
-    var lanes = SIMD8<Float>()
-    for i in 0..<8 { lanes[i] = Float(v[i]) }
-    return lanes
-}
-
-/// Eight 16-bit lanes as 32-bit lanes (`vpmovsxwd`).
-@inline(__always)
-private func widened(_ v: SIMD8<Int16>) -> SIMD8<Int32> {
-    var lanes = SIMD8<Int32>()
-    for i in 0..<8 { lanes[i] = Int32(v[i]) }
-    return lanes
 }
