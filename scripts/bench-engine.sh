@@ -37,4 +37,15 @@ for threads in (1, 2):
     ours_pp, ref_pp = median("llava-plus", "pp_tokens_per_second"), median("llama.cpp", "pp_tokens_per_second")
     ours_tg, ref_tg = median("llava-plus", "tg_tokens_per_second"), median("llama.cpp", "tg_tokens_per_second")
     print(f"| {threads} | {ours_pp:.0f} | {ref_pp:.0f} | {ours_pp / ref_pp:.2f} | {ours_tg:.1f} | {ref_tg:.1f} | {ours_tg / ref_tg:.2f} |")
+
+# Peak memory at 2 threads (largest over rounds), against "model file + KV cache + 10%".
+def memory(engine):
+    runs = [r for r in rows if r["engine"] == engine and r["threads"] == 2]
+    peak = max(r["peak_rss_kib"] for r in runs)
+    return peak / 1024, (peak - max(r["peak_rss_before_model_kib"] for r in runs)) / 1024
+ours = [r for r in rows if r["engine"] == "llava-plus"][0]
+bound = (ours["model_bytes"] + ours["kv_cache_bytes"]) * 1.1 / 2**20
+(ours_total, ours_added), (ref_total, ref_added) = memory("llava-plus"), memory("llama.cpp")
+print(f"\npeak memory, 2 threads (MiB): ours {ours_total:.1f} whole process, {ours_added:.1f} added by the model; "
+      f"llama.cpp {ref_added:.1f} added (its process: {ref_total:.1f}); bound (file + KV cache) x 1.1 = {bound:.1f}")
 PY

@@ -1,6 +1,7 @@
 // Measures the LLaMA decoder the way llama-bench does: prompt processing (`pp`: N tokens from
 // an empty context in one call) and generation (`tg`: N single-token calls from an empty
-// context). Prints one JSON object; scripts/bench-engine.py runs it beside llama.cpp.
+// context). Prints one JSON object, with the process's peak memory before the model opens and
+// at the end; scripts/bench-engine.sh runs it beside llama.cpp.
 
 import ArgumentParser
 import Foundation
@@ -20,6 +21,7 @@ struct EngineBench: ParsableCommand {
     var ubatch = LlamaSession.defaultMaxBatch
 
     func run() throws {
+        let residentBeforeModel = try peakResidentKiB()
         let llama = try Llama(gguf: URL(fileURLWithPath: model), threads: threads)
         let vocabulary = llama.configuration.vocabularySize
         // Deterministic pseudo-random tokens: timing does not depend on which tokens they are.
@@ -43,7 +45,10 @@ struct EngineBench: ParsableCommand {
         let result = Result(
             model: URL(fileURLWithPath: model).lastPathComponent, threads: threads,
             pp_tokens: prompt, pp_tokens_per_second: Double(prompt) / median(promptSeconds),
-            tg_tokens: generate, tg_tokens_per_second: Double(generate) / median(generateSeconds))
+            tg_tokens: generate, tg_tokens_per_second: Double(generate) / median(generateSeconds),
+            model_bytes: try FileManager.default.attributesOfItem(atPath: model)[.size] as! Int,
+            kv_cache_bytes: session.cache.byteCount,
+            peak_rss_before_model_kib: residentBeforeModel, peak_rss_kib: try peakResidentKiB())
         // JSONEncoder rather than JSONSerialization: sorting keys there goes through ICU collation,
         // which pages in ~4 MB of ICU and would show in this process's peak memory.
         let encoder = JSONEncoder()
@@ -59,5 +64,19 @@ struct EngineBench: ParsableCommand {
         let pp_tokens_per_second: Double
         let tg_tokens: Int
         let tg_tokens_per_second: Double
+        let model_bytes: Int
+        let kv_cache_bytes: Int
+        let peak_rss_before_model_kib: Int
+        let peak_rss_kib: Int
+    }
+
+    /// The process's peak resident memory so far (`VmHWM` in /proc/self/status), in KiB.
+    private func peakResidentKiB() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else {
+            throw ValidationError("/proc/self/status has no VmHWM line")
+        }
+        return kib
     }
 }
