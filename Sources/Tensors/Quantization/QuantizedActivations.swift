@@ -10,8 +10,9 @@
 ///   16 values.
 ///
 /// Multiplying in integers is faster than decoding weights to floats, and it follows llama.cpp's
-/// numerics (the same rounding of the activations), so logits stay within ggml's own spread. The buffers hold whichever
-/// layout was quantised last: quantise for the format of the rows you multiply.
+/// numerics (the same rounding of the activations), so logits stay within ggml's own spread.
+/// The buffers hold whichever layout was quantised last: quantise for the format of the rows
+/// you multiply.
 public struct QuantizedActivations {
     public let capacity: Int
     /// The quantised values.
@@ -60,8 +61,8 @@ public struct QuantizedActivations {
                 superScales[b] = Self.quantizeSuperBlock(vector + b * 256, into: values + b * 256,
                                                          subBlockSums: subBlockSums + b * 16)
             }
-            for i in 0..<count { wideValues[i] = Int16(values[i]) }
         }
+        for i in 0..<count { wideValues[i] = Int16(values[i]) }
     }
 
     /// What llama.cpp's quantised product sees of `vector` in `layout`, `q * d` (see
@@ -110,15 +111,14 @@ public struct QuantizedActivations {
         return 1 / inverse
     }
 
-    /// Quantises `count` values of `vector` (a multiple of 32, at most `capacity`) in the `q8_0` layout.
-    public func quantize(_ vector: UnsafePointer<Float>, count: Int) {
+    /// The `q8_0` layout of ``quantize(_:count:layout:)``, without the widened copy.
+    private func quantize(_ vector: UnsafePointer<Float>, count: Int) {
         precondition(count % 32 == 0 && count <= capacity)
         for b in 0..<count / 32 {
             let (d, sum) = Self.quantizeBlock(vector + b * 32, into: values + b * 32)
             scales[b] = Float(Float16(d))
             sums[b] = Float(Float16(Float(sum) * d))
         }
-        for i in 0..<count { wideValues[i] = Int16(values[i]) }
     }
 
     /// Replaces each value by what llama.cpp's quantised product sees of it in the `q8_0` layout, `q * f16(d)`.
