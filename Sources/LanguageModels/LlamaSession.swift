@@ -27,10 +27,10 @@ public final class LlamaSession {
     /// Batches at least this long decode weights to floats and use a BLAS GEMM; shorter ones use
     /// the fused quantised matrix-vector kernels.
     static let gemmThreshold = 8
-    /// Floats of decoded weight rows per thread and GEMM call (1 MB, at least 16 rows): large
-    /// enough that repacking the activations for each call costs little, small enough to stay
-    /// near the cache.
-    static let decodedBlockFloats = 1 << 18
+    /// Weight rows decoded to floats per thread and GEMM call. Every call repacks the whole
+    /// activation batch (`n` x `k` floats) for OpenBLAS, so the count of rows, not of bytes, sets
+    /// that overhead: at 128 rows it was a third of a 1B model's prompt time.
+    static let decodedBlockRows = 512
     /// Intermediate values per slice of a prompt batch's feed-forward pass; a multiple of 256 so
     /// that slices start on block boundaries of every format.
     static let feedForwardSlice = 512
@@ -79,9 +79,10 @@ public final class LlamaSession {
         blockSums = Buffer(max(c.hiddenSize, c.intermediateSize, c.queryWidth) / 32 + 1)
         // Blocks of rows rather than whole matrices: a 1B model's feed-forward matrix alone is
         // 64 MB as floats. The vocabulary projection only ever runs one row at a time, through the
-        // fused kernels.
-        let widest = max(c.hiddenSize, c.intermediateSize, c.queryWidth)
-        decodedRows = Buffer(model.pool.threadCount * max(Self.decodedBlockFloats, 16 * widest))
+        // fused kernels. A batch GEMM's input is the hidden state, the attention output or a
+        // slice of the feed-forward activations, so a row is at most the widest of those.
+        let widest = max(c.hiddenSize, c.queryWidth, min(c.intermediateSize, Self.feedForwardSlice))
+        decodedRows = Buffer(model.pool.threadCount * Self.decodedBlockRows * widest)
         // Two copies where gate and up round differently (both are read at once), one where q, k
         // and v do.
         let roundingCopies = model.layers.contains { $0.gate.format.activationLayout != $0.up.format.activationLayout } ? 2
@@ -306,7 +307,7 @@ public final class LlamaSession {
                       into output: UnsafeMutablePointer<Float>, outputStride: Int? = nil, accumulating: Bool) {
         let threads = model.pool.threadCount
         let k = columns.count
-        let block = max(16, Self.decodedBlockFloats / k / 16 * 16)
+        let block = Self.decodedBlockRows
         let ldc = outputStride ?? w.rows
         model.pool.run { part in
             let floats = decodedRows.pointer + part * (decodedRows.count / threads)
