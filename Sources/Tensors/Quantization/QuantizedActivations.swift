@@ -226,8 +226,8 @@ extension BlockFormat {
         for b in 0..<count / 32 {
             let block = row + b * 34
             let a = UnsafeRawPointer(x.wideValues + b * 32)
-            let products = widenedBytes(block + 2, as: Int8.self) &* a.loadUnaligned(as: SIMD16<Int16>.self)
-                &+ widenedBytes(block + 18, as: Int8.self) &* a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int16>.self)
+            let products = widenedSignedBytes(block + 2) &* a.loadUnaligned(as: SIMD16<Int16>.self)
+                &+ widenedSignedBytes(block + 18) &* a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int16>.self)
             // Two 8-bit products fit 16 bits, four may not: widen before the last sum.
             let sums = widened(products.lowHalf) &+ widened(products.highHalf)
             accumulator.addProduct(SIMD8(repeating: block.loadHalf(0) * x.scales[b]), floats(sums))

@@ -2,13 +2,21 @@
 /// vector instruction, while the standard library's conversions (`SIMD16<Int16>(truncatingIfNeeded:)`,
 /// `SIMD8<Float>(_:)`) stay out-of-line calls inside the kernels' loops.
 
-/// 16 bytes at `p` as 16-bit lanes: zero-extended for `UInt8` (`vpmovzxbw`), sign-extended for
-/// `Int8` (`vpmovsxbw`).
+/// 16 bytes at `p` as 16-bit lanes (`vpmovzxbw`).
 @inline(__always)
-func widenedBytes<Byte: FixedWidthInteger>(_ p: UnsafeRawPointer, as _: Byte.Type = UInt8.self) -> SIMD16<Int16> {
-    let bytes = p.assumingMemoryBound(to: Byte.self)
+func widenedBytes(_ p: UnsafeRawPointer) -> SIMD16<Int16> {
+    let bytes = p.assumingMemoryBound(to: UInt8.self)
     var lanes = SIMD16<Int16>()
-    for i in 0..<16 { lanes[i] = Int16(truncatingIfNeeded: bytes[i]) }
+    for i in 0..<16 { lanes[i] = Int16(bytes[i]) }
+    return lanes
+}
+
+/// 16 signed bytes at `p` as 16-bit lanes (`vpmovsxbw`).
+@inline(__always)
+func widenedSignedBytes(_ p: UnsafeRawPointer) -> SIMD16<Int16> {
+    let bytes = p.assumingMemoryBound(to: Int8.self)
+    var lanes = SIMD16<Int16>()
+    for i in 0..<16 { lanes[i] = Int16(bytes[i]) }
     return lanes
 }
 
