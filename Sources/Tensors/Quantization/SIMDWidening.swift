@@ -2,7 +2,8 @@
 /// vector instruction, while the standard library's conversions (`SIMD16<Int16>(truncatingIfNeeded:)`,
 /// `SIMD8<Float>(_:)`) stay out-of-line calls inside the kernels' loops.
 
-/// 16 bytes at `p` as 16-bit lanes (`vpmovzxbw`).
+/// 16 bytes at `p` as 16-bit lanes (`vpmovzxbw`). Two concrete functions, not one generic over
+/// the byte type: the generic one (tried) made the model tests 16x slower in debug builds.
 @inline(__always)
 func widenedBytes(_ p: UnsafeRawPointer) -> SIMD16<Int16> {
     let bytes = p.assumingMemoryBound(to: UInt8.self)
