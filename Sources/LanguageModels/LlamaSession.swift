@@ -418,16 +418,7 @@ public final class LlamaSession {
 /// as ggml does before multiplying them with an f16 value cache.
 @inline(__always)
 private func softmax(_ values: UnsafeMutablePointer<Float>, _ count: Int, zeroingUpTo end: Int = 0, roundingToHalf: Bool) {
-    var maximum = -Float.infinity
-    for i in 0..<count { maximum = max(maximum, values[i]) }
-    var sum: Float = 0
-    for i in 0..<count {
-        let e = expf(values[i] - maximum)
-        values[i] = e
-        sum += e
-    }
-    let inverse = 1 / sum
-    for i in 0..<count { values[i] *= inverse }
+    VectorMath.softmax(values, count: count)
     if roundingToHalf {
         for i in 0..<count { values[i] = Float(Float16(values[i])) }
     }
