@@ -53,11 +53,7 @@ struct RegionClassifier: Sendable {
 
 /// The softmax probability of `logits` summed over `classes`.
 func probabilityMass(_ logits: UnsafeBufferPointer<Float>, classes: [Int]) -> Float {
-    var top = -Float.infinity
-    for value in logits { top = max(top, value) }
-    var total: Float = 0
-    for value in logits { total += expf(value - top) }
-    var mass: Float = 0
-    for c in classes { mass += expf(logits[c] - top) }
-    return mass / total
+    var probabilities = Array(logits)
+    VectorMath.softmax(&probabilities, count: probabilities.count)
+    return classes.reduce(0) { $0 + probabilities[$1] }
 }

@@ -54,11 +54,10 @@ public struct ImageEmbedder: Sendable {
             for t in 0..<tokens { for c in 0..<width { pooled[c] += f[t * width + c] } }
         }
         let logits = model.classify(features: features)
-        let top = logits.max() ?? 0
-        let weights = logits.map { expf($0 - top) }
-        let total = weights.reduce(0, +)
+        var probabilities = logits
+        VectorMath.softmax(&probabilities, count: probabilities.count)
         let tags = logits.indices.sorted { logits[$0] > logits[$1] }.prefix(tagCount).map {
-            ImageTag(name: classNames[$0], probability: weights[$0] / total)
+            ImageTag(name: classNames[$0], probability: probabilities[$0])
         }
         return (EmbeddingMath.normalized(pooled), tags)
     }
