@@ -42,12 +42,13 @@ extension BlockFormat {
                 let scales = block + 4
                 let qh = block + 16
                 let qs = block + (highBits ? 48 : 16)
+                let (subScales, subMinimums) = kQuantScalesAndMinimums(scales)
                 var out = output + b * 256
                 for chunk in 0..<4 {
-                    let (s1, m1) = kQuantScaleMin(scales, 2 * chunk)
-                    let (s2, m2) = kQuantScaleMin(scales, 2 * chunk + 1)
-                    let d1 = d * Float(s1), d2 = d * Float(s2)
-                    let o1 = dmin * Float(m1), o2 = dmin * Float(m2)
+                    let d1 = d * Float(kQuantSubBlock(subScales, 2 * chunk))
+                    let d2 = d * Float(kQuantSubBlock(subScales, 2 * chunk + 1))
+                    let o1 = dmin * Float(kQuantSubBlock(subMinimums, 2 * chunk))
+                    let o2 = dmin * Float(kQuantSubBlock(subMinimums, 2 * chunk + 1))
                     let q = qs + 32 * chunk
                     for l in 0..<32 {
                         let byte = q.load(fromByteOffset: l, as: UInt8.self)
@@ -90,19 +91,6 @@ extension BlockFormat {
             }
         }
     }
-}
-
-/// The 6-bit scale and minimum of sub-block `j` (0..<8) from the 12 packed bytes of a
-/// `q4_K`/`q5_K` block: sub-blocks 0-3 keep theirs in the low 6 bits of bytes 0-7, sub-blocks
-/// 4-7 split theirs between the nibbles of bytes 8-11 and the top 2 bits of bytes 0-7.
-@inline(__always)
-func kQuantScaleMin(_ scales: UnsafeRawPointer, _ j: Int) -> (UInt8, UInt8) {
-    func byte(_ i: Int) -> UInt8 { scales.load(fromByteOffset: i, as: UInt8.self) }
-    if j < 4 {
-        return (byte(j) & 63, byte(j + 4) & 63)
-    }
-    return ((byte(j + 4) & 0x0F) | ((byte(j - 4) >> 6) << 4),
-            (byte(j + 4) >> 4) | ((byte(j) >> 6) << 4))
 }
 
 extension UnsafeRawPointer {

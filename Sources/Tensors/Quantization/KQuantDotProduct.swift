@@ -26,10 +26,8 @@ extension BlockFormat {
             let (subScales, subMinimums) = kQuantScalesAndMinimums(scales)
             var scaled = SIMD8<Int32>(), minimums: Int32 = 0
             for chunk in 0..<4 {
-                let s1 = Int32(truncatingIfNeeded: subScales >> (16 * chunk)) & 0xFF
-                let s2 = Int32(truncatingIfNeeded: subScales >> (16 * chunk + 8)) & 0xFF
-                let m1 = Int32(truncatingIfNeeded: subMinimums >> (16 * chunk)) & 0xFF
-                let m2 = Int32(truncatingIfNeeded: subMinimums >> (16 * chunk + 8)) & 0xFF
+                let s1 = kQuantSubBlock(subScales, 2 * chunk), s2 = kQuantSubBlock(subScales, 2 * chunk + 1)
+                let m1 = kQuantSubBlock(subMinimums, 2 * chunk), m2 = kQuantSubBlock(subMinimums, 2 * chunk + 1)
                 let packed0 = widenedBytes(qs + 32 * chunk), packed1 = widenedBytes(qs + 32 * chunk + 16)
                 var low0 = packed0 & 0x0F, low1 = packed1 & 0x0F, up0 = packed0 &>> 4, up1 = packed1 &>> 4
                 if highBits {
@@ -97,8 +95,10 @@ extension BlockFormat {
 }
 
 /// A `q4_K`/`q5_K` block's eight 6-bit sub-block scales and eight minimums (the 12 bytes at
-/// `scales`), as the bytes of two words, lowest sub-block first: what ``kQuantScaleMin`` gives
-/// for j = 0..<8, unpacked at once without branches (the shape of ggml's `utmp` shuffle).
+/// `scales`), as the bytes of two words, lowest sub-block first (read one with ``kQuantSubBlock(_:_:)``).
+/// Sub-blocks 0-3 keep theirs in the low 6 bits of bytes 0-7; sub-blocks 4-7 split theirs between
+/// the nibbles of bytes 8-11 and the top 2 bits of bytes 0-7. Unpacked at once without branches,
+/// the shape of ggml's `utmp` shuffle.
 @inline(__always)
 func kQuantScalesAndMinimums(_ scales: UnsafeRawPointer) -> (scales: UInt64, minimums: UInt64) {
     let w0 = scales.loadUnaligned(as: UInt32.self)
@@ -112,3 +112,8 @@ func kQuantScalesAndMinimums(_ scales: UnsafeRawPointer) -> (scales: UInt64, min
     return (UInt64(w0 & low6) | UInt64(scalesHigh) << 32, UInt64(w1 & low6) | UInt64(minimumsHigh) << 32)
 }
 
+/// Sub-block `j`'s value (0..<8) from a word of ``kQuantScalesAndMinimums(_:)``.
+@inline(__always)
+func kQuantSubBlock(_ packed: UInt64, _ j: Int) -> Int32 {
+    Int32(truncatingIfNeeded: packed >> (8 * j)) & 0xFF
+}
