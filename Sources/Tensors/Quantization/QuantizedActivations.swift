@@ -18,7 +18,9 @@ public struct QuantizedActivations {
     /// The quantised values.
     public let values: UnsafeMutablePointer<Int8>
     /// The same values widened to 16 bits once per vector, so the row kernels multiply 16 lanes
-    /// at a time without converting the activations for every row.
+    /// at a time without converting the activations for every row. In the `q8_0` layout each
+    /// 16 values are stored in ``transposedLanes(_:)`` order, the order the kernels put the
+    /// weights in.
     public let wideValues: UnsafeMutablePointer<Int16>
     /// `q8_0` layout: each 32-value block's scale, already rounded through f16.
     public let scales: UnsafeMutablePointer<Float>
@@ -62,7 +64,15 @@ public struct QuantizedActivations {
                                                          subBlockSums: subBlockSums + b * 16)
             }
         }
-        for i in 0..<count { wideValues[i] = Int16(values[i]) }
+        switch layout {
+        case .q8_0:
+            // Each 16-value half of a block in `transposedLanes` order, as the kernels load weights.
+            for half in stride(from: 0, to: count, by: 16) {
+                for i in 0..<16 { wideValues[half + i] = Int16(values[half + transposedLanes(i)]) }
+            }
+        case .q8_K:
+            for i in 0..<count { wideValues[i] = Int16(values[i]) }
+        }
     }
 
     /// What llama.cpp's quantised product sees of `vector` in `layout`, `q * d` (see
@@ -181,57 +191,82 @@ extension BlockFormat {
     /// ``multipliesQuantizedActivations`` is true), quantised in this format's ``activationLayout``.
     @inline(__always)
     public func dot(row: UnsafeRawPointer, activations x: QuantizedActivations, count: Int) -> Float {
-        var total: Float = 0
         switch self {
-        case .q4_0: total = dotQ4(row: row, activations: x, count: count, hasMinimum: false)
-        case .q4_1: total = dotQ4(row: row, activations: x, count: count, hasMinimum: true)
-        case .q8_0: total = dotQ8_0(row: row, activations: x, count: count)
-        case .q4_K: total = dotQ4_K(row: row, activations: x, count: count, highBits: false)
-        case .q5_K: total = dotQ4_K(row: row, activations: x, count: count, highBits: true)
-        case .q6_K: total = dotQ6_K(row: row, activations: x, count: count)
-        default:
-            preconditionFailure("\(self) rows are not multiplied with quantised activations")
+        case .q4_0: dotQ4(row: row, activations: x, count: count, hasMinimum: false)
+        case .q4_1: dotQ4(row: row, activations: x, count: count, hasMinimum: true)
+        case .q8_0: dotQ8_0(row: row, activations: x, count: count)
+        case .q4_K: dotQ4_K(row: row, activations: x, count: count, highBits: false)
+        case .q5_K: dotQ4_K(row: row, activations: x, count: count, highBits: true)
+        case .q6_K: dotQ6_K(row: row, activations: x, count: count)
+        default: preconditionFailure("\(self) rows are not multiplied with quantised activations")
         }
-        return total
     }
 }
 
-/// The `q4_0`, `q4_1` and `q8_0` kernels. Each block's 32 products are formed in 16-bit lanes
-/// (a 4-bit value times an 8-bit activation fits; two 8-bit products summed still fit), summed
-/// into eight 32-bit lanes, and scaled into eight float accumulators, so no block pays for a
-/// horizontal sum or a serial float chain (ggml's AVX2 kernels have the same shape). Swift's
-/// SIMD types compile to single vector instructions here (conversions: SIMDWidening.swift).
+/// The `q4_0`, `q4_1` and `q8_0` kernels, in ggml's exact arithmetic. ggml's x86 kernels sum
+/// each block's products four consecutive values to a lane (values `4j..4j+3` in lane `j`),
+/// scale the lanes into eight float accumulators with fused multiply-adds and sum those
+/// pairwise at the end (`hsum_float_8`). The integer sums are exact however they are grouped,
+/// the float accumulation is not: with ggml's grouping and order every row's result is
+/// bit-identical to llama.cpp's, so no activation lands on the other side of an 8-bit rounding
+/// edge in the next layer (one such flip moves SmolLM2's logits by 0.1-0.3).
+///
+/// The grouping costs no horizontal shuffles: weights and activations are loaded 16 at a time
+/// in ``transposedLanes(_:)`` order, which puts the four values of each group a quarter of the
+/// vector apart, so two vertical folds (`lowHalf + highHalf`) leave each group's sum in a lane.
+/// Products form in 16-bit lanes (a 4-bit value times an 8-bit activation fits, four do too).
+/// Swift's SIMD types compile to single vector instructions here (conversions: SIMDWidening.swift).
 extension BlockFormat {
     @inline(__always)
     func dotQ4(row: UnsafeRawPointer, activations x: QuantizedActivations, count: Int, hasMinimum: Bool) -> Float {
         let stride = hasMinimum ? 20 : 18
-        let offset: Int16 = hasMinimum ? 0 : 8
         var accumulator = SIMD8<Float>(), minimums: Float = 0
         for b in 0..<count / 32 {
-            let block = row + b * stride
-            let packed = widenedBytes(block + (hasMinimum ? 4 : 2))
             let a = UnsafeRawPointer(x.wideValues + b * 32)
-            let products = ((packed & 0x0F) &- offset) &* a.loadUnaligned(as: SIMD16<Int16>.self)
-                &+ ((packed &>> 4) &- offset) &* a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int16>.self)
-            let sums = widened(products.lowHalf &+ products.highHalf)
-            accumulator.addProduct(SIMD8(repeating: block.loadHalf(0) * x.scales[b]), floats(sums))
+            let block = row + b * stride
+            accumulator.addProduct(SIMD8(repeating: block.loadHalf(0) * x.scales[b]),
+                                   q4Sums(block + (hasMinimum ? 4 : 2), a.loadUnaligned(as: SIMD16<Int16>.self),
+                                          a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int16>.self), offset: hasMinimum ? 0 : 8))
             if hasMinimum { minimums.addProduct(block.loadHalf(2), x.sums[b]) }
         }
-        return accumulator.sum() + minimums
+        return VectorMath.pairwiseSum(accumulator) + minimums
+    }
+
+    /// One `q4_0`/`q4_1` block's eight sums of four products, as floats.
+    @inline(__always)
+    private func q4Sums(_ nibbles: UnsafeRawPointer, _ aLow: SIMD16<Int16>, _ aHigh: SIMD16<Int16>, offset: Int16) -> SIMD8<Float> {
+        let packed = widenedTransposedBytes(nibbles)
+        let low = ((packed & 0x0F) &- offset) &* aLow
+        let high = ((packed &>> 4) &- offset) &* aHigh
+        let (low8, high8) = (low.lowHalf &+ low.highHalf, high.lowHalf &+ high.highHalf)
+        return floats(widened(SIMD8(lowHalf: low8.lowHalf &+ low8.highHalf, highHalf: high8.lowHalf &+ high8.highHalf)))
     }
 
     @inline(__always)
     func dotQ8_0(row: UnsafeRawPointer, activations x: QuantizedActivations, count: Int) -> Float {
         var accumulator = SIMD8<Float>()
         for b in 0..<count / 32 {
-            let block = row + b * 34
             let a = UnsafeRawPointer(x.wideValues + b * 32)
-            let products = widenedSignedBytes(block + 2) &* a.loadUnaligned(as: SIMD16<Int16>.self)
-                &+ widenedSignedBytes(block + 18) &* a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int16>.self)
-            // Two 8-bit products fit 16 bits, four may not: widen before the last sum.
-            let sums = widened(products.lowHalf) &+ widened(products.highHalf)
-            accumulator.addProduct(SIMD8(repeating: block.loadHalf(0) * x.scales[b]), floats(sums))
+            let block = row + b * 34
+            accumulator.addProduct(SIMD8(repeating: block.loadHalf(0) * x.scales[b]),
+                                   q8Sums(block + 2, a.loadUnaligned(as: SIMD16<Int16>.self),
+                                          a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int16>.self)))
         }
-        return accumulator.sum()
+        return VectorMath.pairwiseSum(accumulator)
+    }
+
+    /// One `q8_0` block's eight sums of four products, as floats.
+    @inline(__always)
+    private func q8Sums(_ values: UnsafeRawPointer, _ aLow: SIMD16<Int16>, _ aHigh: SIMD16<Int16>) -> SIMD8<Float> {
+        let low = widenedTransposedSignedBytes(values) &* aLow
+        let high = widenedTransposedSignedBytes(values + 16) &* aHigh
+        // Two 8-bit products fit 16 bits, four may not: widen before the second fold.
+        let (low8, high8) = (widened(low.lowHalf &+ low.highHalf), widened(high.lowHalf &+ high.highHalf))
+        return floats(SIMD8(lowHalf: low8.lowHalf &+ low8.highHalf, highHalf: high8.lowHalf &+ high8.highHalf))
     }
 }
+
+/// The order in which the `q8_0`-layout kernels load each 16 values: lane `i` holds value
+/// `4 (i mod 4) + i / 4` (a 4x4 transpose), so values `4j..4j+3` sit in lanes `j`, `j+4`, `j+8`, `j+12`.
+@inline(__always)
+func transposedLanes(_ i: Int) -> Int { 4 * (i % 4) + i / 4 }
