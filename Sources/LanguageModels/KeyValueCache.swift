@@ -58,18 +58,39 @@ public final class KeyValueCache {
         }
     }
 
-    /// `out += weight * value[position]` over `count` values starting at `offset`.
-    @inline(__always)
-    func accumulateValue(layer: Int, position: Int, offset: Int, weight: Float, into out: UnsafeMutablePointer<Float>, count: Int) {
-        let start = position * width + offset
-        switch precision {
-        case .f16:
-            let v = halves(values[layer]) + start
-            for j in 0..<count { out[j] += weight * Float(v[j]) }
-        case .f32:
-            let v = floats(values[layer]) + start
-            for j in 0..<count { out[j] += weight * v[j] }
+    /// `out = Σₜ weights[t] · value[t]` over positions `0..<count`, `dimension` values from
+    /// `offset`, summed as ggml's `ggml_vec_dot_f16` sums each output (llama.cpp multiplies the
+    /// transposed value cache with the weights): positions `t ≡ t' (mod 64)` share a running
+    /// sum, and the 64 sums are combined as ``VectorMath/ggmlReduce(_:_:_:_:)`` combines its lanes.
+    /// All outputs at once, the partial sums in `partials` (64 · `dimension` floats).
+    func weightedSumOfValues(layer: Int, offset: Int, weights: UnsafePointer<Float>, count: Int, dimension: Int,
+                             partials: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let used = min(64, count)
+        partials.update(repeating: 0, count: used * dimension)
+        for t in 0..<count {
+            let sum = partials + (t % 64) * dimension, w = weights[t], start = t * width + offset
+            switch precision {
+            case .f16:
+                let v = halves(values[layer]) + start
+                for j in 0..<dimension { sum[j].addProduct(w, Float(v[j])) }
+            case .f32:
+                let v = floats(values[layer]) + start
+                for j in 0..<dimension { sum[j].addProduct(w, v[j]) }
+            }
         }
+        // Lanes past `used` hold zeros: adding them changes nothing, so they are skipped.
+        func add(_ a: Int, _ b: Int) {
+            guard b < used else { return }
+            for j in 0..<dimension { partials[a * dimension + j] += partials[b * dimension + j] }
+        }
+        for lane in 0..<16 { add(lane, 32 + lane); add(16 + lane, 48 + lane) }
+        for lane in 0..<16 { add(lane, 16 + lane) }
+        var half = 8
+        while half > 0 {
+            for lane in 0..<half { add(lane, lane + half) }
+            half /= 2
+        }
+        out.update(from: partials, count: dimension)
     }
 
     /// The first `positions` positions of a layer's keys and values as floats, for the GEMMs.

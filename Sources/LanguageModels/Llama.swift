@@ -36,6 +36,8 @@ public final class Llama: @unchecked Sendable {
     public let pool: ThreadPool
     /// The RoPE angle per position of each pair of head dimensions, scaling applied (computed once).
     public let ropeInverseFrequencies: [Float]
+    /// RoPE's angles at a position, in the arithmetic of the model's source.
+    let rotaryAngles: RotaryAngles
 
     /// Assembles a model, checking every matrix's shape against the configuration.
     public init(configuration c: LlamaConfiguration, tokenEmbedding: WeightMatrix, layers: [Layer],
@@ -71,6 +73,7 @@ public final class Llama: @unchecked Sendable {
         }
         configuration = c
         ropeInverseFrequencies = c.ropeInverseFrequencies()
+        rotaryAngles = RotaryAngles(c)
         self.tokenEmbedding = tokenEmbedding
         self.layers = layers
         self.outputNorm = outputNorm

@@ -24,6 +24,15 @@ public struct LlamaConfiguration: Sendable, Equatable {
         case frequencyDivisors([Float])
     }
 
+    /// How the rotation angles are computed from a position (their last bits differ).
+    public enum RopeAngles: Sendable, Equatable {
+        /// `position × inverseFrequency[i]`, as Hugging Face `transformers` computes them.
+        case inverseFrequencies
+        /// llama.cpp's recurrence: `θ₀ = position`, `θᵢ₊₁ = θᵢ · ropeTheta^(-2/d)`, each divided by
+        /// its pair's frequency divisor and scaled by `1/factor` for linear scaling.
+        case ggml
+    }
+
     public var vocabularySize: Int
     public var hiddenSize: Int
     public var intermediateSize: Int
@@ -34,13 +43,15 @@ public struct LlamaConfiguration: Sendable, Equatable {
     public var ropeTheta: Float
     public var ropeStyle: RopeStyle
     public var ropeScaling: RopeScaling
+    public var ropeAngles: RopeAngles
     public var rmsNormEpsilon: Float
     /// The longest context the model was trained for.
     public var contextLength: Int
 
     public init(vocabularySize: Int, hiddenSize: Int, intermediateSize: Int, layerCount: Int, headCount: Int,
                 keyValueHeadCount: Int, headDimension: Int? = nil, ropeTheta: Float, ropeStyle: RopeStyle,
-                ropeScaling: RopeScaling = .none, rmsNormEpsilon: Float, contextLength: Int) {
+                ropeScaling: RopeScaling = .none, ropeAngles: RopeAngles = .inverseFrequencies,
+                rmsNormEpsilon: Float, contextLength: Int) {
         self.vocabularySize = vocabularySize
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
@@ -51,6 +62,7 @@ public struct LlamaConfiguration: Sendable, Equatable {
         self.ropeTheta = ropeTheta
         self.ropeStyle = ropeStyle
         self.ropeScaling = ropeScaling
+        self.ropeAngles = ropeAngles
         self.rmsNormEpsilon = rmsNormEpsilon
         self.contextLength = contextLength
     }
@@ -76,6 +88,12 @@ public struct LlamaConfiguration: Sendable, Equatable {
                 return frequency / divisors[pair]
             }
         }
+    }
+
+    /// `c` with another RoPE scaling.
+    init(copying c: LlamaConfiguration, ropeScaling: RopeScaling) {
+        self = c
+        self.ropeScaling = ropeScaling
     }
 
     /// Width of the query projection.

@@ -66,6 +66,7 @@ extension LlamaConfiguration {
             ropeTheta: m["llama.rope.freq_base"]?.float ?? 10_000,
             ropeStyle: .interleaved,
             ropeScaling: try Self.ropeScaling(gguf: gguf),
+            ropeAngles: .ggml,
             rmsNormEpsilon: try m.requireFloat("llama.attention.layer_norm_rms_epsilon"),
             contextLength: try m.requireInt("llama.context_length"))
     }

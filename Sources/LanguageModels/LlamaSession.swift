@@ -51,6 +51,10 @@ public final class LlamaSession {
     private let decodedRows: Buffer
     /// One layer's cached keys and values widened to f32 for the prompt-batch GEMMs.
     private let wideKeys, wideValues: Buffer
+    /// Each thread's 64 partial sums of attention outputs (see `KeyValueCache.weightedSumOfValues`).
+    private let valueSums: Buffer
+    /// RoPE's angles at one position.
+    private let angles: Buffer
 
     /// A session with room for `capacity` positions (at most the model's context length).
     public init(model: Llama, capacity: Int? = nil, maxBatch: Int = defaultMaxBatch, cachePrecision: KeyValueCache.Precision = .f16) {
@@ -91,6 +95,8 @@ public final class LlamaSession {
         wideKeys = Buffer(cacheSize)
         wideValues = Buffer(cacheSize)
         logits = Buffer(c.vocabularySize)
+        valueSums = Buffer(model.pool.threadCount * 64 * c.headDimension)
+        angles = Buffer(c.headDimension / 2)
     }
 
     deinit {
@@ -200,8 +206,10 @@ public final class LlamaSession {
         let epsilon = model.configuration.rmsNormEpsilon
         for i in 0..<n {
             let row = input + i * width
-            let meanSquare = dotF32(row, row, count: width) / Float(width)
-            let scale = 1 / (meanSquare + epsilon).squareRoot()
+            // In ggml's arithmetic: float squares summed one after another in double precision.
+            var sum: Double = 0
+            for j in 0..<width { sum += Double(row[j] * row[j]) }
+            let scale = 1 / (Float(sum / Double(width)) + epsilon).squareRoot()
             for j in 0..<width { output[i * width + j] = row[j] * scale * weight[j] }
         }
     }
@@ -248,7 +256,7 @@ public final class LlamaSession {
         guard n >= Self.gemmThreshold else {
             linear(layer.gate, normed.pointer, n, into: gate.pointer, rounding: nil)
             linear(layer.up, normed.pointer, n, into: up.pointer, rounding: nil)
-            swiGLU(count: n * width)
+            VectorMath.swiGLU(gate.pointer, up.pointer, count: n * width)
             linear(layer.down, gate.pointer, n, into: normed.pointer, rounding: nil)
             add(normed.pointer, into: x.pointer, count: n * model.configuration.hiddenSize)
             return
@@ -267,19 +275,11 @@ public final class LlamaSession {
                  outputStride: slice.count, accumulating: false)
             gemm(layer.up, rows: slice, columns: 0..<layer.up.columns, upInput, n, into: up.pointer,
                  outputStride: slice.count, accumulating: false)
-            swiGLU(count: n * slice.count)
+            VectorMath.swiGLU(gate.pointer, up.pointer, count: n * slice.count)
             // Slices start on 256-value boundaries, so rounding a slice matches rounding the row.
             let downInput = roundedForGEMM(gate.pointer, n, width: slice.count, format: layer.down.format, into: gate.pointer)
             gemm(layer.down, rows: 0..<layer.down.rows, columns: slice, downInput, n, into: x.pointer,
                  accumulating: true)
-        }
-    }
-
-    /// `gate = silu(gate) * up` over the first `count` values.
-    private func swiGLU(count: Int) {
-        for i in 0..<count {
-            let g = gate.pointer[i]
-            gate.pointer[i] = g / (1 + expf(-g)) * up.pointer[i]
         }
     }
 
@@ -329,20 +329,21 @@ public final class LlamaSession {
         let c = model.configuration
         let half = c.headDimension / 2
         for i in 0..<n {
-            let p = Float(position + i)
+            model.rotaryAngles.angles(position: position + i, into: angles.pointer)
             for pair in 0..<half {
-                let theta = p * model.ropeInverseFrequencies[pair]
-                let cosine = cosf(theta), sine = sinf(theta)
+                let cosine = cosf(angles.pointer[pair]), sine = sinf(angles.pointer[pair])
                 let (a, b) = c.ropeStyle == .interleaved ? (2 * pair, 2 * pair + 1) : (pair, pair + half)
-                for (buffer, heads) in [(query.pointer + i * c.queryWidth, c.headCount),
-                                        (key.pointer + i * c.keyValueWidth, c.keyValueHeadCount)] {
-                    for h in 0..<heads {
-                        let v = buffer + h * c.headDimension
+                func rotate(_ heads: UnsafeMutablePointer<Float>, count: Int) {
+                    for h in 0..<count {
+                        let v = heads + h * c.headDimension
                         let (x0, x1) = (v[a], v[b])
-                        v[a] = x0 * cosine - x1 * sine
-                        v[b] = x0 * sine + x1 * cosine
+                        // Fused as GCC fuses ggml's `x0*cos - x1*sin` and `x0*sin + x1*cos`.
+                        v[a] = (-(x1 * sine)).addingProduct(x0, cosine)
+                        v[b] = (x1 * cosine).addingProduct(x0, sine)
                     }
                 }
+                rotate(query.pointer + i * c.queryWidth, count: c.headCount)
+                rotate(key.pointer + i * c.keyValueWidth, count: c.keyValueHeadCount)
             }
         }
     }
@@ -361,10 +362,12 @@ public final class LlamaSession {
         }
         if n < Self.gemmThreshold {
             // Few queries: heads in parallel, dot products straight from the cache.
+            let threads = model.pool.threadCount
             for i in 0..<n {
                 let visible = position + i + 1
-                model.pool.parallelFor(c.headCount) { heads in
-                    for h in heads {
+                model.pool.run { part in
+                    let partials = valueSums.pointer + part * 64 * d
+                    for h in stride(from: part, to: c.headCount, by: threads) {
                         let q = query.pointer + i * c.queryWidth + h * d
                         let kvOffset = (h / group) * d
                         let row = scores.pointer + h * capacity
@@ -372,11 +375,9 @@ public final class LlamaSession {
                             row[t] = cache.dotKey(layer: l, position: t, offset: kvOffset, q, count: d) * scale
                         }
                         softmax(row, visible, roundingToHalf: halfPrecision)
-                        let out = q  // this head's query is not read again
-                        out.update(repeating: 0, count: d)
-                        for t in 0..<visible {
-                            cache.accumulateValue(layer: l, position: t, offset: kvOffset, weight: row[t], into: out, count: d)
-                        }
+                        // Into this head's query, which is not read again.
+                        cache.weightedSumOfValues(layer: l, offset: kvOffset, weights: row, count: visible,
+                                                  dimension: d, partials: partials, into: q)
                     }
                 }
             }
