@@ -34,6 +34,12 @@ public final class Llama: @unchecked Sendable {
     public let output: WeightMatrix
     /// The threads that run matrix-vector products and attention.
     public let pool: ThreadPool
+    /// Bytes of all weight matrices (the tied output counted once).
+    public var weightBytes: Int {
+        let matrices = [tokenEmbedding] + (output.data == tokenEmbedding.data ? [] : [output])
+            + layers.flatMap { [$0.query, $0.key, $0.value, $0.attentionOutput, $0.gate, $0.up, $0.down] }
+        return matrices.reduce(0) { $0 + $1.rows * $1.rowBytes }
+    }
     /// The RoPE angle per position of each pair of head dimensions, scaling applied (computed once).
     public let ropeInverseFrequencies: [Float]
     /// RoPE's angles at a position, in the arithmetic of the model's source.

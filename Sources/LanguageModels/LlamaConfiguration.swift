@@ -90,12 +90,6 @@ public struct LlamaConfiguration: Sendable, Equatable {
         }
     }
 
-    /// `c` with another RoPE scaling.
-    init(copying c: LlamaConfiguration, ropeScaling: RopeScaling) {
-        self = c
-        self.ropeScaling = ropeScaling
-    }
-
     /// Width of the query projection.
     public var queryWidth: Int { headCount * headDimension }
     /// Width of each of the key and value projections.

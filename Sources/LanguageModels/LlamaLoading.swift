@@ -113,7 +113,7 @@ extension Llama {
                 throw ModelError.shapeMismatch(tensor: name, expected: [0, 0], found: info.shape)
             }
             return WeightMatrix(format: format, rows: info.rowCount, columns: info.rowLength,
-                                data: try gguf.rawBytes(name).baseAddress!, owner: gguf)
+                                data: try gguf.rawBytes(name).baseAddress!, owner: gguf.mapping)
         }
         func vector(_ name: String) throws -> [Float] { try gguf.tensor(name).scalars }
         let layers = try (0..<configuration.layerCount).map { i in
@@ -244,7 +244,7 @@ extension Llama {
                 throw ModelError.shapeMismatch(tensor: name, expected: [0, 0], found: info.shape)
             }
             return WeightMatrix(format: format, rows: info.shape[0], columns: info.shape[1],
-                                data: try file.rawBytes(name).baseAddress!, owner: file)
+                                data: try file.rawBytes(name).baseAddress!, owner: file.mapping)
         }
         func vector(_ name: String) throws -> [Float] { try file.tensor(name).scalars }
         let names = LayerTensorNames.huggingFace.prefixed(by: prefix)

@@ -21,8 +21,17 @@ public final class LlamaSession {
     public private(set) var position = 0
     /// Largest number of tokens run through the layers at once; longer inputs go in chunks.
     public let maxBatch: Int
-    /// The default ``maxBatch``.
-    public static let defaultMaxBatch = 512
+    /// The default ``maxBatch`` for `model`: 512 tokens (llama.cpp's default batch), or fewer
+    /// where a batch's activations would exceed 3% of the weights, so that a session stays
+    /// within the engine's memory target of "model file + KV cache + 10%" (BENCHMARKS.md). Only
+    /// models of a few hundred MB get less (SmolLM2-135M: 224), and their prompt speed is the
+    /// same from 256 tokens a batch up.
+    public static func defaultMaxBatch(for model: Llama) -> Int {
+        let c = model.configuration
+        let floatsPerToken = 2 * c.hiddenSize + c.queryWidth + 2 * c.keyValueWidth + 2 * min(c.intermediateSize, feedForwardSlice)
+        let fitting = model.weightBytes * 3 / 100 / (floatsPerToken * MemoryLayout<Float>.stride)
+        return max(64, min(512, fitting / 32 * 32))
+    }
 
     /// Batches at least this long decode weights to floats and use a BLAS GEMM; shorter ones use
     /// the fused quantised matrix-vector kernels.
@@ -56,11 +65,13 @@ public final class LlamaSession {
     /// RoPE's angles at one position.
     private let angles: Buffer
 
-    /// A session with room for `capacity` positions (at most the model's context length).
-    public init(model: Llama, capacity: Int? = nil, maxBatch: Int = defaultMaxBatch, cachePrecision: KeyValueCache.Precision = .f16) {
+    /// A session with room for `capacity` positions (at most the model's context length) and
+    /// batches of at most `maxBatch` tokens (default: ``defaultMaxBatch(for:)``).
+    public init(model: Llama, capacity: Int? = nil, maxBatch: Int? = nil, cachePrecision: KeyValueCache.Precision = .f16) {
         let c = model.configuration
         self.model = model
         self.capacity = min(capacity ?? c.contextLength, c.contextLength)
+        let maxBatch = maxBatch ?? Self.defaultMaxBatch(for: model)
         self.maxBatch = maxBatch
         let cacheSize = self.capacity * c.keyValueWidth
         cache = KeyValueCache(precision: cachePrecision, layerCount: c.layerCount, capacity: self.capacity,

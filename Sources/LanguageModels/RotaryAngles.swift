@@ -28,8 +28,9 @@ struct RotaryAngles {
             (divisors, frequencyScale) = (d, 1)
         case .llama3:
             // As llama.cpp's converter stores it: each pair's unscaled over scaled frequency.
-            let unscaled = LlamaConfiguration(copying: c, ropeScaling: .none).ropeInverseFrequencies()
-            (divisors, frequencyScale) = (zip(unscaled, inverseFrequencies).map { $0 / $1 }, 1)
+            var unscaled = c
+            unscaled.ropeScaling = .none
+            (divisors, frequencyScale) = (zip(unscaled.ropeInverseFrequencies(), inverseFrequencies).map { $0 / $1 }, 1)
         }
     }
 

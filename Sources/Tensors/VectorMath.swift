@@ -102,7 +102,9 @@ public enum VectorMath {
     }
 
     /// `a · b` over `count` values with `b` in half precision (an f16 key cache), in the same
-    /// order as ``dot(_:_:count:)-(UnsafePointer<Float>,UnsafePointer<Float>,_)``.
+    /// order as ``dot(_:_:count:)-(UnsafePointer<Float>,UnsafePointer<Float>,_)``. Written out
+    /// twice rather than generic over `b`'s type: unspecialised generics in the attention loop
+    /// would slow the debug-built model tests many times over (see SIMDWidening.swift).
     @inlinable @inline(__always)
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float16>, count: Int) -> Float {
         var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()

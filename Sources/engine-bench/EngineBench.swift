@@ -17,8 +17,8 @@ struct EngineBench: ParsableCommand {
     @Option(name: .long, help: "Prompt tokens.") var prompt = 512
     @Option(name: .long, help: "Generated tokens.") var generate = 128
     @Option(name: .shortAndLong, help: "Repetitions (the median is reported).") var repetitions = 3
-    @Option(name: .long, help: "Most tokens per forward pass; longer prompts go in chunks (llama-bench's -ub).")
-    var ubatch = LlamaSession.defaultMaxBatch
+    @Option(name: .long, help: "Most tokens per forward pass; longer prompts go in chunks (llama-bench's -ub). Default: the session's (512, fewer for small models).")
+    var ubatch: Int?
 
     func run() throws {
         let residentBeforeModel = try peakResidentKiB()
@@ -45,7 +45,7 @@ struct EngineBench: ParsableCommand {
         let result = Result(
             model: URL(fileURLWithPath: model).lastPathComponent, threads: threads,
             pp_tokens: prompt, pp_tokens_per_second: Double(prompt) / median(promptSeconds),
-            tg_tokens: generate, tg_tokens_per_second: Double(generate) / median(generateSeconds),
+            tg_tokens: generate, tg_tokens_per_second: Double(generate) / median(generateSeconds), ubatch: session.maxBatch,
             model_bytes: try FileManager.default.attributesOfItem(atPath: model)[.size] as! Int,
             kv_cache_bytes: session.cache.byteCount,
             peak_rss_before_model_kib: residentBeforeModel, peak_rss_kib: try peakResidentKiB())
@@ -64,6 +64,7 @@ struct EngineBench: ParsableCommand {
         let pp_tokens_per_second: Double
         let tg_tokens: Int
         let tg_tokens_per_second: Double
+        let ubatch: Int
         let model_bytes: Int
         let kv_cache_bytes: Int
         let peak_rss_before_model_kib: Int
