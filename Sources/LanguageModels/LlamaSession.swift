@@ -24,8 +24,7 @@ public final class LlamaSession {
     /// The default ``maxBatch`` for `model`: 512 tokens (llama.cpp's default batch), or fewer
     /// where a batch's activations would exceed 3% of the weights, so that a session stays
     /// within the engine's memory target of "model file + KV cache + 10%" (BENCHMARKS.md). Only
-    /// models of a few hundred MB get less (SmolLM2-135M: 224), and their prompt speed is the
-    /// same from 256 tokens a batch up.
+    /// models of a few hundred MB get less (SmolLM2-135M: 224, prompts ~3% slower than at 512).
     public static func defaultMaxBatch(for model: Llama) -> Int {
         let c = model.configuration
         let floatsPerToken = 2 * c.hiddenSize + c.queryWidth + 2 * c.keyValueWidth + 2 * min(c.intermediateSize, feedForwardSlice)
