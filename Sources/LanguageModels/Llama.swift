@@ -40,8 +40,6 @@ public final class Llama: @unchecked Sendable {
             + layers.flatMap { [$0.query, $0.key, $0.value, $0.attentionOutput, $0.gate, $0.up, $0.down] }
         return matrices.reduce(0) { $0 + $1.rows * $1.rowBytes }
     }
-    /// The RoPE angle per position of each pair of head dimensions, scaling applied (computed once).
-    public let ropeInverseFrequencies: [Float]
     /// RoPE's angles at a position, in the arithmetic of the model's source.
     let rotaryAngles: RotaryAngles
 
@@ -78,7 +76,6 @@ public final class Llama: @unchecked Sendable {
             throw ModelError.shapeMismatch(tensor: "rope_freqs.weight", expected: [c.headDimension / 2], found: [divisors.count])
         }
         configuration = c
-        ropeInverseFrequencies = c.ropeInverseFrequencies()
         rotaryAngles = RotaryAngles(c)
         self.tokenEmbedding = tokenEmbedding
         self.layers = layers

@@ -367,12 +367,12 @@ public final class LlamaSession {
         let scale = 1 / Float(d).squareRoot()
         let total = position + n
         let halfPrecision = cache.usesHalfPrecision
+        let threads = model.pool.threadCount
         if halfPrecision {
             for i in 0..<n * c.queryWidth { query.pointer[i] = Float(Float16(query.pointer[i])) }
         }
         if n < Self.gemmThreshold {
             // Few queries: heads in parallel, dot products straight from the cache.
-            let threads = model.pool.threadCount
             for i in 0..<n {
                 let visible = position + i + 1
                 model.pool.run { part in
@@ -398,7 +398,6 @@ public final class LlamaSession {
                                                     valueScratch: wideValues.pointer, pool: model.pool)
         // Heads in parallel, each thread with its own slice of the scores buffer; the queries of
         // a head go in chunks, each over only the positions its last query sees.
-        let threads = model.pool.threadCount
         let chunk = min(n, Self.attentionQueries)
         model.pool.run { part in
             let headScores = scores.pointer + part * chunk * total

@@ -74,7 +74,7 @@ import Testing
             let model = try Llama(huggingFace: directory, threads: 2)
             #expect(model.configuration.ropeScaling == .llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4,
                                                                 originalContextLength: 32))
-            expectClose(model.ropeInverseFrequencies, variant.inv_freq)
+            expectClose(model.configuration.ropeInverseFrequencies(), variant.inv_freq)
             let worst = try worstDifference(model, variant)
             #expect(worst <= 1e-4, "largest logit difference \(worst)")
         }
@@ -91,7 +91,7 @@ import Testing
         }) { directory in
             let model = try Llama(huggingFace: directory, threads: 1)
             #expect(model.configuration.ropeScaling == .linear(factor: 4))
-            expectClose(model.ropeInverseFrequencies, variant.inv_freq)
+            expectClose(model.configuration.ropeInverseFrequencies(), variant.inv_freq)
             let worst = try worstDifference(model, variant)
             #expect(worst <= 1e-4, "largest logit difference \(worst)")
         }
@@ -112,7 +112,7 @@ import Testing
         let model = try Llama(gguf: Self.directory.appendingPathComponent("llama3-rope.gguf"), threads: 2)
         #expect(model.configuration.ropeStyle == .interleaved)
         #expect(model.configuration.ropeScaling == .frequencyDivisors(try #require(variant.gguf_rope_freqs)))
-        expectClose(model.ropeInverseFrequencies, variant.inv_freq)
+        expectClose(model.configuration.ropeInverseFrequencies(), variant.inv_freq)
         let worst = try worstDifference(model, variant)
         #expect(worst <= 1e-4, "largest logit difference \(worst)")
     }

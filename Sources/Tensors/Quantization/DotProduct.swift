@@ -14,7 +14,7 @@ extension BlockFormat {
         case .q4_1: dotQ4(row: row, vector: vector, blockSums: blockSums, count: count, hasMinimum: true)
         case .q4_0: dotQ4(row: row, vector: vector, blockSums: blockSums, count: count, hasMinimum: false)
         case .q8_0: dotQ8_0(row: row, vector: vector, count: count)
-        case .f32: dotF32(row.assumingMemoryBound(to: Float.self), vector, count: count)
+        case .f32: VectorMath.dot(row.assumingMemoryBound(to: Float.self), vector, count: count)
         default: dotByDecoding(row: row, vector: vector, count: count)
         }
     }
@@ -70,25 +70,10 @@ extension BlockFormat {
             while start < count {
                 let n = min(step, count - start)
                 dequantize(row: row + rowBytes(count: start), count: n, into: buffer.baseAddress!)
-                total += dotF32(buffer.baseAddress!, vector + start, count: n)
+                total += VectorMath.dot(buffer.baseAddress!, vector + start, count: n)
                 start += n
             }
             return total
         }
     }
-}
-
-/// Float dot product, 16 lanes at a time with a scalar tail.
-@inline(__always)
-public func dotF32(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-    var acc0 = SIMD16<Float>.zero, acc1 = SIMD16<Float>.zero
-    var i = 0
-    while i + 32 <= count {
-        acc0 += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self)
-        acc1 += UnsafeRawPointer(a + i + 16).loadUnaligned(as: SIMD16<Float>.self) * UnsafeRawPointer(b + i + 16).loadUnaligned(as: SIMD16<Float>.self)
-        i += 32
-    }
-    var total = (acc0 + acc1).sum()
-    while i < count { total += a[i] * b[i]; i += 1 }
-    return total
 }
